@@ -105,6 +105,27 @@ impl Client {
         self.decode(response)
     }
 
+    /// POST a JSON body.
+    pub fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        let response = self
+            .agent
+            .post(&self.url(path))
+            .header("authorization", &format!("Bearer {}", self.info.token))
+            .header("content-type", "application/json")
+            .send(
+                serde_json::to_vec(body).map_err(|error| ClientError::Transport {
+                    address: self.info.address.clone(),
+                    message: format!("cannot encode the request: {error}"),
+                })?,
+            )
+            .map_err(|error| self.transport(error))?;
+        self.decode(response)
+    }
+
     /// Follow the live event stream, calling `each` with every event's JSON until it returns
     /// false or the daemon goes away.
     pub fn follow_events(

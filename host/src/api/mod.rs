@@ -4,8 +4,10 @@
 //!
 //! - [`runtime_file`]: where the daemon says where it listens and with which token.
 //! - [`server`]: the routes.
+//! - [`downloads`]: the routes of pulls the daemon runs.
 //! - [`client`]: the blocking client the CLI uses.
 
 pub mod client;
+pub mod downloads;
 pub mod runtime_file;
 pub mod server;

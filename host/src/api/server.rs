@@ -10,6 +10,7 @@
 //! | `GET /v1/events?after=ID&limit=N` | stored events |
 //! | `GET /v1/events/stream` | live events as server-sent events |
 //! | `POST /v1/shutdown` | stop the daemon (and its servers) |
+//! | `/v1/downloads...` | model pulls run by the daemon ([`super::downloads`]) |
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -29,6 +30,7 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::metrics::{ProcessSampler, TreeUsage};
+use crate::models::pull::jobs::PullJobs;
 use crate::store::EventRecord;
 use crate::supervisor::manager::{ServerState, ServerStatus, Supervisor, SupervisorError};
 
@@ -40,6 +42,8 @@ pub struct ApiState {
     /// Tree usage by root pid, refreshed in the background.
     pub usage: Arc<Mutex<HashMap<u32, TreeUsage>>>,
     pub shutdown: Arc<Notify>,
+    /// Model pulls run by the daemon.
+    pub pulls: PullJobs,
 }
 
 /// One row of `ps`.
@@ -64,7 +68,7 @@ struct ApiError {
     error: String,
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
         Json(ApiError {
@@ -96,6 +100,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/events/stream", get(event_stream))
         .route("/v1/shutdown", post(shutdown))
+        .route(
+            "/v1/downloads",
+            get(super::downloads::list).post(super::downloads::start),
+        )
+        .route("/v1/downloads/cancel", post(super::downloads::cancel))
+        .route("/v1/downloads/{id}", get(super::downloads::get_one))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)
 }

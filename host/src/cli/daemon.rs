@@ -16,9 +16,13 @@ use tokio::sync::Notify;
 use crate::api::runtime_file::{DaemonInfo, new_token, runtime_file, write};
 use crate::api::server::{ApiState, router, sample_usage};
 use crate::events::EventBus;
+use crate::models::pull::PullRequest;
+use crate::models::pull::jobs::{PullJobs, Source};
+use crate::models::pull::session::{Recorder, settle_orphans};
 use crate::paths::Paths;
 use crate::plugins::fanout::{DEFAULT_QUEUE_CAPACITY, EventFanout};
 use crate::plugins::{Registry, RegistryOptions};
+use crate::store::DownloadOwner;
 use crate::store::{RunEnd, Store, db_path};
 use crate::supervisor::manager::{Context, Supervisor, Timing};
 
@@ -133,6 +137,15 @@ async fn serve(
         venv: args.venv,
     });
     take_over_servers_left_running(&store, &bus, &supervisor).await;
+    let pulls = PullJobs::new(
+        Recorder {
+            store: store.clone(),
+            events: Some(bus.clone()),
+            owner: DownloadOwner::Daemon,
+        },
+        crate::models::resolve::hub_cache_dir(),
+    );
+    resume_interrupted_pulls(&store, &pulls).await;
     let usage = Arc::new(Mutex::new(HashMap::new()));
     let shutdown = Arc::new(Notify::new());
     let state = ApiState {
@@ -140,6 +153,7 @@ async fn serve(
         token: Arc::from(token.as_str()),
         usage: usage.clone(),
         shutdown: shutdown.clone(),
+        pulls: pulls.clone(),
     };
     tokio::spawn(sample_usage(supervisor.clone(), usage));
     println!(
@@ -160,6 +174,7 @@ async fn serve(
         .with_graceful_shutdown(stop)
         .await
         .context("the control API failed")?;
+    pulls.shutdown().await;
     if args.keep_servers {
         println!("leaving the servers running for the next daemon");
     } else {
@@ -168,6 +183,41 @@ async fn serve(
     }
     println!("daemon stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resume the pulls a previous daemon was running when it stopped or crashed (their partial
+/// files are picked up where they ended). They use this daemon's `HF_ENDPOINT` and token: the
+/// asking CLI's token is never stored.
+async fn resume_interrupted_pulls(store: &Arc<Store>, pulls: &PullJobs) {
+    let lookup = store.clone();
+    let settled = match tokio::task::spawn_blocking(move || settle_orphans(&lookup)).await {
+        Ok(Ok(settled)) => settled,
+        Ok(Err(error)) => {
+            tracing::error!("cannot look for pulls a previous daemon left unfinished: {error}");
+            return;
+        }
+        Err(error) => {
+            tracing::error!("cannot look for pulls a previous daemon left unfinished: {error}");
+            return;
+        }
+    };
+    for download in settled
+        .into_iter()
+        .filter(|download| download.owner == DownloadOwner::Daemon)
+    {
+        let request = PullRequest {
+            repo: download.repo.clone(),
+            revision: download.revision.clone(),
+        };
+        let source = Source {
+            endpoint: crate::models::search::endpoint(),
+            token: crate::models::search::token(),
+        };
+        match pulls.start(request, source).await {
+            Ok(_) => println!("resuming the pull of {} left unfinished", download.repo),
+            Err(error) => tracing::warn!(repo = %download.repo, %error, "cannot resume the pull"),
+        }
+    }
 }
 
 /// Runs a previous daemon recorded without an end: a process that is still the same one (pid,

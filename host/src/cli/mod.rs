@@ -6,6 +6,7 @@ mod diagnose;
 mod models;
 mod plugins;
 mod profile;
+mod pull;
 mod run;
 mod runtime;
 mod servers;

@@ -5,7 +5,8 @@
 //! size, family, kind, revision and the profiles that use them. `models rm REPO`: remove a cached
 //! repo; refused while a server the daemon reports running uses it (`--force` never overrides
 //! that), and refused without `--force` while a saved profile names it. `models search QUERY`:
-//! the hub's MLX models, most downloaded first, marked when already downloaded.
+//! the hub's MLX models, most downloaded first, marked when already downloaded. `models pull`
+//! and `models downloads` live in [`super::pull`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -56,6 +57,29 @@ pub enum ModelsCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Download a model repo into the Hugging Face cache (HF_HUB_CACHE / HF_HOME), where every
+    /// MLX server finds it. Resumes partial files, verifies every file (sha256 for large files),
+    /// and runs in the daemon when it is up, so the pull survives this command exiting.
+    /// HF_ENDPOINT and HF_TOKEN (or the token file) are honoured.
+    Pull {
+        /// The repo id, `org/name`.
+        repo: String,
+        /// A branch, tag or commit.
+        #[arg(long, default_value = "main", conflicts_with = "cancel")]
+        revision: String,
+        /// Stop the repo's pull (in the daemon or another terminal) and remove its partial files.
+        #[arg(long)]
+        cancel: bool,
+        /// Print the outcome as JSON (and no progress).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recent and running downloads, newest first.
+    Downloads {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Search the Hugging Face hub (HF_ENDPOINT) for MLX models, most downloaded first.
     Search {
         /// Words to look for in model names.
@@ -95,6 +119,13 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
         ModelsCommand::Inspect { model, json, venv } => inspect(model, json, venv),
         ModelsCommand::List { json } => list(json),
         ModelsCommand::Rm { repo, force } => remove(&repo, force),
+        ModelsCommand::Pull {
+            repo,
+            revision,
+            cancel,
+            json,
+        } => super::pull::pull_command(&repo, Some(&revision), cancel, json),
+        ModelsCommand::Downloads { json } => super::pull::downloads_command(json),
         ModelsCommand::Search {
             query,
             author,

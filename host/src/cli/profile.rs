@@ -64,6 +64,9 @@ pub struct ProfileFields {
     /// Seconds the server may take to become ready (default 300).
     #[arg(long)]
     ready_timeout: Option<u32>,
+    /// Do not download a --model repo id that is missing from the cache.
+    #[arg(long)]
+    no_pull: bool,
     /// Extra arguments for the server, after `--`.
     #[arg(last = true)]
     extra: Vec<String>,
@@ -80,6 +83,7 @@ pub fn run(command: ProfileCommand) -> anyhow::Result<ExitCode> {
             let Some(model) = fields.model.clone() else {
                 bail!("`profile add` needs --model (a local folder or a repo id)");
             };
+            let no_pull = fields.no_pull;
             let mut profile = Profile::new(fields.name.clone(), absolute_model(&model));
             apply(&mut profile, fields)?;
             let warnings = profile.validate()?;
@@ -89,7 +93,7 @@ pub fn run(command: ProfileCommand) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {warning}");
             }
             println!("added profile {}", saved.name);
-            Ok(ExitCode::SUCCESS)
+            pull_if_missing(&saved.model, no_pull)
         }
         ProfileCommand::List { json } => {
             let profiles = open_store()?.profiles().list()?;
@@ -157,6 +161,8 @@ pub fn run(command: ProfileCommand) -> anyhow::Result<ExitCode> {
                     fields.name
                 );
             };
+            let new_model = fields.model.is_some();
+            let no_pull = fields.no_pull;
             if let Some(model) = &fields.model {
                 profile.model = absolute_model(model);
             }
@@ -167,7 +173,11 @@ pub fn run(command: ProfileCommand) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {warning}");
             }
             println!("updated profile {}", profile.name);
-            Ok(ExitCode::SUCCESS)
+            if new_model {
+                pull_if_missing(&profile.model, no_pull)
+            } else {
+                Ok(ExitCode::SUCCESS)
+            }
         }
         ProfileCommand::Rm { name, stop } => {
             if stop {
@@ -204,6 +214,32 @@ pub fn run(command: ProfileCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// Local folders are stored as absolute paths so the daemon finds them from anywhere.
+/// Download the profile's model when it is a repo id missing from the cache (the profile is
+/// already saved, so a failed pull loses nothing).
+fn pull_if_missing(model: &str, no_pull: bool) -> anyhow::Result<ExitCode> {
+    let missing = crate::models::resolve::is_repo_id(model)
+        && !std::path::Path::new(model).exists()
+        && !crate::models::cache::is_cached(&crate::models::resolve::hub_cache_dir(), model);
+    if !missing {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if no_pull {
+        println!("{model} is not downloaded yet; `mlx-host models pull {model}` fetches it");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (paths, settings) = super::load_environment()?;
+    let runtime = super::async_runtime()?;
+    match runtime.block_on(super::pull::pull_missing(&paths, settings, model)) {
+        Ok(outcome) => {
+            println!("pulled {model} ({})", outcome.snapshot.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => Err(error.context(format!(
+            "the profile is saved, but {model} could not be downloaded; fix the cause and run `mlx-host models pull {model}`"
+        ))),
+    }
+}
+
 fn absolute_model(model: &str) -> String {
     let path = std::path::Path::new(model);
     if path.exists() {

@@ -15,7 +15,7 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 
 use crate::models::demo::ensure_demo_model;
-use crate::models::resolve::{ResolvedModel, resolve};
+use crate::models::resolve::{ResolveError, ResolvedModel, resolve};
 use crate::paths::Paths;
 use crate::plugins::{Registry, RegistryOptions};
 use crate::runtimes::install::{find_python, install, plan as install_plan};
@@ -35,9 +35,12 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A local model folder or a Hugging Face repo id already in the local cache. Without it, a
-    /// tiny demo model is generated locally (once) and served.
+    /// A local model folder or a Hugging Face repo id (pulled into the cache first when it is
+    /// missing). Without it, a tiny demo model is generated locally (once) and served.
     model: Option<String>,
+    /// Do not download a repo id missing from the cache; fail instead.
+    #[arg(long)]
+    no_pull: bool,
     /// Which server to run.
     #[arg(long, default_value = "mlx_lm", value_parser = ["mlx_lm", "mlx_vlm", "mlx-openai-server"])]
     server: String,
@@ -76,7 +79,14 @@ async fn run_async(
         None => offer_install(&args, program, &paths).await?,
     };
     let model = match &args.model {
-        Some(argument) => resolve(argument)?,
+        Some(argument) => match resolve(argument) {
+            Err(ResolveError::NotCached { repo_id, .. }) if !args.no_pull => {
+                let (_, settings) = super::load_environment()?;
+                super::pull::pull_missing(&paths, settings, &repo_id).await?;
+                resolve(argument)?
+            }
+            resolved => resolved?,
+        },
         None => {
             let python = python_next_to(&executable).ok_or_else(|| {
                 anyhow!(

@@ -46,7 +46,7 @@ pub enum ResolveError {
     #[error("`{0}` is neither a model folder nor a Hugging Face repo id (org/name)")]
     NotAModel(String),
     #[error(
-        "{repo_id} is not in the Hugging Face cache at {cache}; download it first (for example `hf download {repo_id}`), or give a local folder"
+        "{repo_id} is not in the Hugging Face cache at {cache}; pull it with `mlx-host models pull {repo_id}`, or give a local folder"
     )]
     NotCached { repo_id: String, cache: PathBuf },
 }

@@ -1,13 +1,15 @@
 //! The database schema: an append-only list of embedded SQL migrations applied by
 //! `rusqlite_migration`, which keeps the schema version in SQLite's `user_version`.
 //!
-//! A released migration is never edited. To change the schema (for example the downloads table
-//! that a later issue adds), add `migrations/NNNN_what.sql` and append it to `MIGRATIONS`; the
-//! next `Store::open` applies it in one transaction.
+//! A released migration is never edited. To change the schema, add `migrations/NNNN_what.sql`
+//! and append it to `MIGRATIONS`; the next `Store::open` applies it in one transaction.
 
 use rusqlite_migration::{M, Migrations};
 
-const LIST: &[M<'static>] = &[M::up(include_str!("migrations/0001_initial.sql"))];
+const LIST: &[M<'static>] = &[
+    M::up(include_str!("migrations/0001_initial.sql")),
+    M::up(include_str!("migrations/0002_downloads.sql")),
+];
 
 /// Every migration, oldest first.
 pub(crate) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(LIST);

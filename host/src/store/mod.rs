@@ -1,12 +1,13 @@
 //! The state database: one SQLite file, `<data_dir>/mlx-host.db` (see [`crate::paths`], so
-//! `MLX_HOST_HOME` moves it too), holding profiles, runs, events and daemon settings.
+//! `MLX_HOST_HOME` moves it too), holding profiles, runs, events, downloads and daemon settings.
 //!
 //! This file owns opening it: WAL journal, a busy timeout so several mlx-host processes can
 //! share it, foreign keys on, and the schema migrations applied at open. A file that is not
 //! mlx-host's database (not SQLite, damaged, another program's, or written by a newer mlx-host)
 //! is refused with an error that says what to do, and is never written to.
 //!
-//! - [`migrations`]: the schema (append-only migrations; downloads will be one more).
+//! - [`migrations`]: the schema (append-only migrations).
+//! - [`downloads`]: model pulls: what, who runs them, progress, outcome.
 //! - [`profiles`]: server profiles and their validation.
 //! - [`runs`]: one row per server process: pid, start time, port, argv, end, diagnosis.
 //! - [`events`]: the persisted, bounded event log.
@@ -20,6 +21,7 @@
 //! (a [`Store`] is `Send + Sync`; share it in an `Arc`). One connection sits behind a
 //! `std::sync::Mutex`, so calls from one process run one at a time.
 
+pub mod downloads;
 pub mod error;
 pub mod events;
 pub mod migrations;
@@ -33,6 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
+pub use downloads::{Download, DownloadOwner, DownloadState, Downloads, NewDownload};
 pub use error::{Result, StoreError};
 pub use events::{EventRecord, Events, NewEvent};
 pub use migrations::{APPLICATION_ID, SCHEMA_VERSION};
@@ -134,6 +137,11 @@ impl Store {
         Events::new(self)
     }
 
+    /// Model downloads.
+    pub fn downloads(&self) -> Downloads<'_> {
+        Downloads::new(self)
+    }
+
     /// Daemon-level key/value settings.
     pub fn settings(&self) -> StoredSettings<'_> {
         StoredSettings::new(self)
@@ -183,7 +191,6 @@ impl Store {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Turns a rusqlite error into a [`StoreError`] that names the file and what was being done.
     /// Run a query and map every row with `from_row` (the shared body of the tables' listings).
     pub(crate) fn select<T>(
         &self,
@@ -200,6 +207,7 @@ impl Store {
             .map_err(self.sql(action))
     }
 
+    /// Turns a rusqlite error into a [`StoreError`] that names the file and what was being done.
     pub(crate) fn sql(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         let path = self.path.clone();
         let timeout = self.busy_timeout;

@@ -41,7 +41,10 @@ fn open_creates_the_folder_and_applies_migrations() {
     drop(store);
 
     let conn = raw(&path);
-    assert_eq!(tables(&conn), ["events", "profiles", "runs", "settings"]);
+    assert_eq!(
+        tables(&conn),
+        ["downloads", "events", "profiles", "runs", "settings"]
+    );
     let application_id: i32 = conn
         .pragma_query_value(None, "application_id", |row| row.get(0))
         .expect("application_id");

@@ -1,0 +1,549 @@
+//! `models pull`, `models downloads`, `models pull --cancel` and the pull `run REPO` does,
+//! against the local hub stand-in (`tests/hub_stub/hub_stub.py`) serving a tiny model generated
+//! by our script, over real HTTP into a real cache folder: the pulled model is served by a real
+//! mlx_lm.server; a connection dropped mid-file and a pull killed mid-file both resume with a
+//! Range request; a corrupted file gives an integrity error and leaves nothing usable; a pull in
+//! the daemon outlives the CLI and can be cancelled, which removes its partial files; download
+//! events are recorded. Every process a test starts is cleaned up by pid or process group.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+const REPO: &str = "mlx-test/tiny-model";
+const TOKEN: &str = "hf_test_secret_token_123";
+
+/// The hub stand-in serving one generated tiny model, and a home + cache for mlx-host.
+struct Hub {
+    child: Child,
+    endpoint: String,
+    home: tempfile::TempDir,
+    cache: PathBuf,
+    source: PathBuf,
+    _dirs: tempfile::TempDir,
+    daemon: Option<Child>,
+}
+
+impl Hub {
+    fn start() -> Hub {
+        let dirs = tempfile::tempdir().unwrap();
+        let source = dirs.path().join("tiny");
+        let status = Command::new(common::test_venv().join("bin/python"))
+            .arg(common::repo_root().join("scripts/make-tiny-model.py"))
+            .arg(&source)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // A bigger file too, so that faults can hit the middle of a transfer.
+        let big: Vec<u8> = (0..8_000_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(source.join("extra.safetensors"), big).unwrap();
+        let mut child = Command::new("python3")
+            .arg(common::repo_root().join("tests/hub_stub/hub_stub.py"))
+            .arg("--repo")
+            .arg(format!("{REPO}={}", source.display()))
+            .args(["--token", TOKEN, "--page-size", "3"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let port = first
+            .trim()
+            .strip_prefix("PORT ")
+            .expect("PORT line")
+            .to_string();
+        let home = tempfile::tempdir().unwrap();
+        let cache = dirs.path().join("cache");
+        Hub {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            home,
+            cache,
+            source,
+            _dirs: dirs,
+            daemon: None,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mlx-host"));
+        command
+            .args(args)
+            .env("MLX_HOST_HOME", self.home.path())
+            .env("HF_ENDPOINT", &self.endpoint)
+            .env("HF_HUB_CACHE", &self.cache)
+            .env("HF_TOKEN", TOKEN)
+            .env_remove("HF_HUB_OFFLINE")
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn cli_ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "mlx-host {args:?} failed:\n{text}");
+        assert!(!text.contains(TOKEN), "the token leaked:\n{text}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn fault(&self, body: &str) {
+        ureq::post(&format!("{}/_stub/faults", self.endpoint))
+            .header("content-type", "application/json")
+            .send(body)
+            .unwrap();
+    }
+
+    fn requests(&self) -> Vec<Value> {
+        let mut response = ureq::get(&format!("{}/_stub/requests", self.endpoint))
+            .call()
+            .unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    /// Range headers sent for `file`.
+    fn ranges_for(&self, file: &str) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter(|request| {
+                request["method"] == "GET"
+                    && request["path"]
+                        .as_str()
+                        .is_some_and(|path| path.ends_with(file))
+            })
+            .filter_map(|request| request["range"].as_str().map(String::from))
+            .collect()
+    }
+
+    fn repo_folder(&self) -> PathBuf {
+        self.cache.join("models--mlx-test--tiny-model")
+    }
+
+    fn partial_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.repo_folder().join("blobs"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .filter(|path| path.to_string_lossy().ends_with(".incomplete"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn downloads(&self) -> Vec<Value> {
+        serde_json::from_str(&self.cli_ok(&["models", "downloads", "--json"])).unwrap()
+    }
+
+    /// The snapshot holds every source file, byte for byte.
+    fn assert_snapshot_complete(&self, snapshot: &Path) {
+        for entry in std::fs::read_dir(&self.source).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let pulled = snapshot.join(&name);
+            assert!(pulled.is_symlink(), "{} is not a link", pulled.display());
+            assert_eq!(
+                std::fs::read(&pulled).unwrap(),
+                std::fs::read(entry.path()).unwrap(),
+                "{} differs from the hub's",
+                name.to_string_lossy()
+            );
+        }
+    }
+
+    fn start_daemon(&mut self) {
+        let log = std::fs::File::create(self.home.path().join("daemon.out")).unwrap();
+        let child = self
+            .command(&["serve"])
+            .env_remove("HF_TOKEN")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let runtime_file = self.home.path().join("state/daemon.json");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !runtime_file.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not start: {}",
+                self.daemon_output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.daemon = Some(child);
+    }
+
+    fn daemon_output(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("daemon.out")).unwrap_or_default()
+    }
+
+    /// Wait until the newest download row of REPO is in `state`.
+    fn wait_for_download_state(&self, state: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let rows = self.downloads();
+            if let Some(row) = rows.first()
+                && row["state"] == state
+            {
+                return row.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no download in state {state} within {timeout:?}: {rows:?}\ndaemon:\n{}",
+                self.daemon_output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            let _ = kill(Pid::from_raw(daemon.id() as i32), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = daemon.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = killpg(Pid::from_raw(daemon.id() as i32), Signal::SIGKILL);
+            let _ = daemon.wait();
+        }
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A child process whose output lines are collected; killed when dropped.
+struct Watched {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Watched {
+    fn spawn(mut command: Command) -> Watched {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let (sender, lines) = channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Watched {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no `{needle}` within {timeout:?}; output:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn signal_and_wait(&mut self, signal: Signal, timeout: Duration) -> std::process::ExitStatus {
+        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not exit:\n{}",
+                self.seen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // The whole group: `run` leaves its server in a group of its own, handled by `run`
+        // itself on SIGINT; this catches anything left if a test failed midway.
+        let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+fn pull_json(hub: &Hub, extra: &[&str]) -> Value {
+    let mut args = vec!["models", "pull", REPO, "--json"];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&hub.cli_ok(&args)).unwrap()
+}
+
+#[test]
+fn run_pulls_a_missing_model_and_a_real_mlx_lm_server_serves_it() {
+    let hub = Hub::start();
+    let mut command = hub.command(&["run", REPO, "--venv"]);
+    command.arg(common::test_venv());
+    let mut host = Watched::spawn(command);
+    host.wait_for("not in the cache; pulling it", Duration::from_secs(30));
+    let url_line = host.wait_for("OpenAI base URL", Duration::from_secs(240));
+    let base = url_line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .expect("a URL")
+        .trim_end_matches('/')
+        .to_string();
+    let mut response = ureq::post(&format!("{base}/chat/completions"))
+        .header("content-type", "application/json")
+        .send(r#"{"messages":[{"role":"user","content":"Hello"}],"max_tokens":5}"#)
+        .expect("the chat completion request succeeds");
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: Value =
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(
+        answer["choices"][0]["message"]["content"].is_string(),
+        "{answer}"
+    );
+    let status = host.signal_and_wait(Signal::SIGINT, Duration::from_secs(30));
+    assert!(status.success(), "{}", host.seen.join("\n"));
+    let all = host.seen.join("\n");
+    assert!(!all.contains(TOKEN), "the token leaked:\n{all}");
+
+    // The pull was recorded, the token was sent to the hub, and a second pull finds it all.
+    let rows = hub.downloads();
+    assert_eq!(rows[0]["state"], "done", "{rows:?}");
+    assert!(
+        hub.requests()
+            .iter()
+            .all(|request| request["authorized"] == true)
+    );
+    let again = pull_json(&hub, &[]);
+    assert_eq!(again["files_present"], again["files"], "{again}");
+    hub.assert_snapshot_complete(Path::new(again["snapshot"].as_str().unwrap()));
+    // huggingface_hub itself finds the model offline in the layout we wrote.
+    let found = Command::new(common::test_venv().join("bin/python"))
+        .args([
+            "-c",
+            "import sys; from huggingface_hub import snapshot_download; print(snapshot_download(sys.argv[1], local_files_only=True))",
+            REPO,
+        ])
+        .env("HF_HUB_CACHE", &hub.cache)
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{}",
+        String::from_utf8_lossy(&found.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&found.stdout).trim(),
+        again["snapshot"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn a_connection_dropped_mid_file_is_resumed_with_a_range_request() {
+    let hub = Hub::start();
+    hub.fault(r#"{"drop_after_bytes": 3000000, "drop_path": "extra.safetensors", "times": 1}"#);
+    let outcome = pull_json(&hub, &[]);
+    hub.assert_snapshot_complete(Path::new(outcome["snapshot"].as_str().unwrap()));
+    let ranges = hub.ranges_for("extra.safetensors");
+    assert_eq!(
+        ranges,
+        vec!["bytes=3000000-".to_string()],
+        "{:?}",
+        hub.requests()
+    );
+    assert!(hub.partial_files().is_empty());
+}
+
+#[test]
+fn a_pull_killed_mid_file_resumes_from_its_partial_file() {
+    let hub = Hub::start();
+    // Slow enough to be caught midway: 64 KiB every 20 ms.
+    hub.fault(r#"{"delay_ms_per_chunk": 20, "chunk_bytes": 65536}"#);
+    let mut pull = Watched::spawn(hub.command(&["models", "pull", REPO]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let partial_size = loop {
+        let size = hub
+            .partial_files()
+            .iter()
+            .filter_map(|path| std::fs::metadata(path).ok())
+            .map(|meta| meta.len())
+            .max()
+            .unwrap_or(0);
+        if size > 500_000 {
+            break size;
+        }
+        assert!(Instant::now() < deadline, "no partial file grew");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // As a crash would: no chance to clean up.
+    pull.signal_and_wait(Signal::SIGKILL, Duration::from_secs(10));
+    let rows = hub.downloads();
+    assert_eq!(rows[0]["state"], "interrupted", "{rows:?}");
+
+    hub.fault(r#"{"clear": true}"#);
+    let outcome = pull_json(&hub, &[]);
+    hub.assert_snapshot_complete(Path::new(outcome["snapshot"].as_str().unwrap()));
+    let resumed_from = outcome["bytes_resumed"].as_u64().unwrap();
+    assert!(resumed_from >= partial_size, "{outcome}");
+    let ranges = hub.ranges_for("extra.safetensors");
+    assert_eq!(ranges.len(), 1, "{ranges:?}");
+    let start: u64 = ranges[0]
+        .trim_start_matches("bytes=")
+        .trim_end_matches('-')
+        .parse()
+        .unwrap();
+    assert!(
+        start >= partial_size,
+        "resumed at {start}, had {partial_size}"
+    );
+}
+
+#[test]
+fn a_corrupted_file_is_refused_with_an_integrity_error() {
+    let hub = Hub::start();
+    hub.fault(r#"{"corrupt_path": "extra.safetensors"}"#);
+    let output = hub.cli(&["models", "pull", REPO]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("extra.safetensors: the downloaded bytes do not match the hub's sha256"),
+        "{stderr}"
+    );
+    // Nothing a server could load, and no damaged bytes kept.
+    assert!(!hub.repo_folder().join("snapshots").exists());
+    assert!(hub.partial_files().is_empty());
+    let rows = hub.downloads();
+    assert_eq!(rows[0]["state"], "failed", "{rows:?}");
+}
+
+#[test]
+fn a_pull_in_the_daemon_outlives_the_cli_and_can_be_cancelled() {
+    let mut hub = Hub::start();
+    hub.start_daemon();
+    hub.fault(r#"{"delay_ms_per_chunk": 20, "chunk_bytes": 65536}"#);
+
+    // The CLI asks the daemon and goes away; the pull goes on without it.
+    let mut watcher = Watched::spawn(hub.command(&["models", "pull", REPO]));
+    watcher.wait_for("the daemon is pulling", Duration::from_secs(30));
+    watcher.signal_and_wait(Signal::SIGKILL, Duration::from_secs(10));
+    let running = hub.wait_for_download_state("running", Duration::from_secs(10));
+    assert_eq!(running["owner"], "daemon", "{running}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hub.partial_files().is_empty() {
+        assert!(Instant::now() < deadline, "the daemon's pull wrote nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let cancelled = hub.cli_ok(&["models", "pull", "--cancel", REPO]);
+    assert!(cancelled.contains("cancelled the pull of"), "{cancelled}");
+    hub.wait_for_download_state("cancelled", Duration::from_secs(10));
+    assert!(hub.partial_files().is_empty(), "{:?}", hub.partial_files());
+    assert!(!hub.repo_folder().join("snapshots").exists());
+
+    // Pulled again through the daemon, to the end; the finished event is recorded.
+    hub.fault(r#"{"clear": true}"#);
+    let outcome = pull_json(&hub, &[]);
+    hub.assert_snapshot_complete(Path::new(outcome["snapshot"].as_str().unwrap()));
+    let events = hub.cli_ok(&["events", "--json"]);
+    assert!(events.contains("download-finished"), "{events}");
+    assert!(
+        !hub.daemon_output().contains(TOKEN),
+        "the token leaked into the daemon's log"
+    );
+}
+
+#[test]
+fn unknown_repos_and_revisions_get_clear_errors() {
+    let hub = Hub::start();
+    let output = hub.cli(&["models", "pull", "mlx-test/not-there"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("mlx-test/not-there was not found at"),
+        "{stderr}"
+    );
+
+    let output = hub.cli(&["models", "pull", REPO, "--revision", "no-such-branch"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("has no revision `no-such-branch`"),
+        "{stderr}"
+    );
+
+    let output = hub
+        .command(&["models", "pull", REPO])
+        .env("HF_TOKEN", "hf_wrong")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("rejected the token"), "{stderr}");
+    assert!(!stderr.contains("hf_wrong"), "{stderr}");
+
+    let output = hub
+        .command(&["models", "pull", REPO])
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("HF_HUB_OFFLINE is set"));
+}
