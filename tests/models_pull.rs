@@ -69,6 +69,15 @@ impl Hub {
             .expect("PORT line")
             .to_string();
         let home = tempfile::tempdir().unwrap();
+        // The built-in notifier posts every event to a webhook on the stand-in, which logs it.
+        std::fs::create_dir_all(home.path().join("config")).unwrap();
+        std::fs::write(
+            home.path().join("config/settings.toml"),
+            format!(
+                "[plugin-config.notifier]\ndesktop = \"false\"\nwebhook = \"http://127.0.0.1:{port}/webhook\"\nevents = \"all\"\n"
+            ),
+        )
+        .unwrap();
         let cache = dirs.path().join("cache");
         Hub {
             child,
@@ -136,6 +145,31 @@ impl Hub {
             })
             .filter_map(|request| request["range"].as_str().map(String::from))
             .collect()
+    }
+
+    /// The event kinds the notifier plugin posted to the webhook.
+    fn webhook_kinds(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter(|request| request["method"] == "POST" && request["path"] == "/webhook")
+            .filter_map(|request| {
+                let body: Value = serde_json::from_str(request["body"].as_str()?).ok()?;
+                Some(body["kind"].as_str()?.to_string())
+            })
+            .collect()
+    }
+
+    /// Wait until the notifier has posted an event of `kind`.
+    fn wait_for_webhook(&self, kind: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !self.webhook_kinds().iter().any(|posted| posted == kind) {
+            assert!(
+                Instant::now() < deadline,
+                "the notifier posted no {kind}: {:?}",
+                self.webhook_kinds()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn repo_folder(&self) -> PathBuf {
@@ -367,10 +401,17 @@ fn run_pulls_a_missing_model_and_a_real_mlx_lm_server_serves_it() {
     // The pull was recorded, the token was sent to the hub, and a second pull finds it all.
     let rows = hub.downloads();
     assert_eq!(rows[0]["state"], "done", "{rows:?}");
+    let hub_requests: Vec<Value> = hub
+        .requests()
+        .into_iter()
+        .filter(|request| request["path"] != "/webhook")
+        .collect();
+    assert!(!hub_requests.is_empty());
     assert!(
-        hub.requests()
+        hub_requests
             .iter()
-            .all(|request| request["authorized"] == true)
+            .all(|request| request["authorized"] == true),
+        "{hub_requests:?}"
     );
     let again = pull_json(&hub, &[]);
     assert_eq!(again["files_present"], again["files"], "{again}");
@@ -472,6 +513,7 @@ fn a_corrupted_file_is_refused_with_an_integrity_error() {
     assert!(hub.partial_files().is_empty());
     let rows = hub.downloads();
     assert_eq!(rows[0]["state"], "failed", "{rows:?}");
+    hub.wait_for_webhook("download-failed");
 }
 
 #[test]
@@ -504,6 +546,7 @@ fn a_pull_in_the_daemon_outlives_the_cli_and_can_be_cancelled() {
     hub.assert_snapshot_complete(Path::new(outcome["snapshot"].as_str().unwrap()));
     let events = hub.cli_ok(&["events", "--json"]);
     assert!(events.contains("download-finished"), "{events}");
+    hub.wait_for_webhook("download-finished");
     assert!(
         !hub.daemon_output().contains(TOKEN),
         "the token leaked into the daemon's log"

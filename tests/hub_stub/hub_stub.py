@@ -87,7 +87,9 @@ Control routes for tests (never need the token, never logged):
   GET  /_stub/requests        JSON list of every request so far except /_stub/* ones, in order:
                               {"method", "path" (without the query), "query" (raw string or
                               null), "range" (the Range header or null), "authorized" (whether an
-                              Authorization header was present; its value is never recorded)}.
+                              Authorization header was present; its value is never recorded)},
+                              and for POSTs to other paths (a notifier's webhook pointed at
+                              the stub) "body", the first 4000 bytes as text.
   POST /_stub/requests/clear  empty that list.
 """
 
@@ -357,12 +359,12 @@ class Hub(BaseHTTPRequestHandler):
             with State.lock:
                 State.requests = []
             return self.send_json(200, {"ok": True})
-        self.record(url)
+        self.record(url, raw)
         if self.token is not None and self.headers.get("Authorization") != f"Bearer {self.token}":
             return self.send_json(401, {"error": "Invalid credentials in Authorization header"})
         self.send_json(404, {"error": f"no route POST {url.path} in the hub stub"})
 
-    def record(self, url):
+    def record(self, url, body=None):
         entry = {
             "method": self.command,
             "path": url.path,
@@ -370,6 +372,9 @@ class Hub(BaseHTTPRequestHandler):
             "range": self.headers.get("Range"),
             "authorized": self.headers.get("Authorization") is not None,
         }
+        if body is not None:
+            # POSTs to other paths (a notifier's webhook pointed here) keep their body.
+            entry["body"] = body[:4000].decode("utf-8", "replace")
         with State.lock:
             State.requests.append(entry)
 
