@@ -590,3 +590,31 @@ fn unknown_repos_and_revisions_get_clear_errors() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("HF_HUB_OFFLINE is set"));
 }
+
+#[test]
+fn profile_add_pulls_a_missing_model_and_models_list_shows_it_in_use() {
+    let hub = Hub::start();
+    let added = hub.cli_ok(&["profile", "add", "tiny", "--model", REPO]);
+    assert!(added.contains("added profile tiny"), "{added}");
+    assert!(added.contains(&format!("pulled {REPO}")), "{added}");
+    let listed: Vec<Value> =
+        serde_json::from_str(&hub.cli_ok(&["models", "list", "--json"])).unwrap();
+    let model = listed
+        .iter()
+        .find(|model| model["repo_id"] == REPO)
+        .unwrap_or_else(|| panic!("{REPO} not listed: {listed:?}"));
+    assert_eq!(model["profiles"], serde_json::json!(["tiny"]), "{model}");
+    assert_eq!(model["family"], "llama", "{model}");
+    hub.assert_snapshot_complete(Path::new(model["snapshot"].as_str().unwrap()));
+
+    // --no-pull saves the profile and only says how to fetch the model.
+    let other = hub.cli_ok(&[
+        "profile",
+        "add",
+        "other",
+        "--model",
+        "mlx-test/elsewhere",
+        "--no-pull",
+    ]);
+    assert!(other.contains("models pull mlx-test/elsewhere"), "{other}");
+}
