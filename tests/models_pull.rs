@@ -211,11 +211,24 @@ impl Hub {
         }
     }
 
+    /// Start the daemon without a token of its own: pulls it runs for the CLI use the CLI's.
     fn start_daemon(&mut self) {
-        let log = std::fs::File::create(self.home.path().join("daemon.out")).unwrap();
-        let child = self
-            .command(&["serve"])
-            .env_remove("HF_TOKEN")
+        self.start_daemon_with(None);
+    }
+
+    fn start_daemon_with(&mut self, token: Option<&str>) {
+        let _ = std::fs::remove_file(self.home.path().join("state/daemon.json"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home.path().join("daemon.out"))
+            .unwrap();
+        let mut command = self.command(&["serve"]);
+        command.env_remove("HF_TOKEN");
+        if let Some(token) = token {
+            command.env("HF_TOKEN", token);
+        }
+        let child = command
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .process_group(0)
@@ -617,4 +630,60 @@ fn profile_add_pulls_a_missing_model_and_models_list_shows_it_in_use() {
         "--no-pull",
     ]);
     assert!(other.contains("models pull mlx-test/elsewhere"), "{other}");
+}
+
+#[test]
+fn a_new_daemon_resumes_the_pull_a_killed_daemon_left_unfinished() {
+    let mut hub = Hub::start();
+    hub.start_daemon();
+    hub.fault(r#"{"delay_ms_per_chunk": 20, "chunk_bytes": 65536}"#);
+    let mut watcher = Watched::spawn(hub.command(&["models", "pull", REPO]));
+    watcher.wait_for("the daemon is pulling", Duration::from_secs(30));
+    // The daemon pulls on while this CLI is killed; then the daemon itself is SIGKILLed.
+    drop(watcher);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let partial_size = loop {
+        let size = hub
+            .partial_files()
+            .iter()
+            .filter_map(|path| std::fs::metadata(path).ok())
+            .map(|meta| meta.len())
+            .max()
+            .unwrap_or(0);
+        if size > 500_000 {
+            break size;
+        }
+        assert!(Instant::now() < deadline, "no partial file grew");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut daemon = hub.daemon.take().expect("daemon");
+    killpg(Pid::from_raw(daemon.id() as i32), Signal::SIGKILL).unwrap();
+    daemon.wait().unwrap();
+    hub.fault(r#"{"clear": true}"#);
+
+    // The new daemon resumes with its own environment's token (the CLI's is never stored).
+    hub.start_daemon_with(Some(TOKEN));
+    let done = hub.wait_for_download_state("done", Duration::from_secs(60));
+    assert_eq!(done["owner"], "daemon", "{done}");
+    let ranges = hub.ranges_for("extra.safetensors");
+    assert_eq!(ranges.len(), 1, "{ranges:?}");
+    let start: u64 = ranges[0]
+        .trim_start_matches("bytes=")
+        .trim_end_matches('-')
+        .parse()
+        .unwrap();
+    assert!(
+        start >= partial_size,
+        "resumed at {start}, had {partial_size}"
+    );
+    let rows = hub.downloads();
+    assert!(
+        rows.iter().any(|row| row["state"] == "interrupted"),
+        "the killed daemon's pull is recorded as interrupted: {rows:?}"
+    );
+    assert!(
+        hub.daemon_output().contains("resuming the pull of"),
+        "{}",
+        hub.daemon_output()
+    );
 }

@@ -22,7 +22,8 @@ use crate::models::pull::session::{Recorder, settle_orphans};
 use crate::paths::Paths;
 use crate::plugins::fanout::{DEFAULT_QUEUE_CAPACITY, EventFanout};
 use crate::plugins::{Registry, RegistryOptions};
-use crate::store::DownloadOwner;
+use crate::store::downloads::KEEP_DOWNLOADS;
+use crate::store::{DownloadOwner, DownloadState};
 use crate::store::{RunEnd, Store, db_path};
 use crate::supervisor::manager::{Context, Supervisor, Timing};
 
@@ -190,8 +191,13 @@ async fn serve(
 /// asking CLI's token is never stored.
 async fn resume_interrupted_pulls(store: &Arc<Store>, pulls: &PullJobs) {
     let lookup = store.clone();
-    let settled = match tokio::task::spawn_blocking(move || settle_orphans(&lookup)).await {
-        Ok(Ok(settled)) => settled,
+    let found = tokio::task::spawn_blocking(move || {
+        settle_orphans(&lookup)?;
+        lookup.downloads().recent(KEEP_DOWNLOADS)
+    })
+    .await;
+    let recent = match found {
+        Ok(Ok(recent)) => recent,
         Ok(Err(error)) => {
             tracing::error!("cannot look for pulls a previous daemon left unfinished: {error}");
             return;
@@ -201,6 +207,14 @@ async fn resume_interrupted_pulls(store: &Arc<Store>, pulls: &PullJobs) {
             return;
         }
     };
+    // The newest row per repo decides: a daemon's pull that was interrupted (by its daemon
+    // stopping or dying) and not cancelled or pulled again since.
+    let mut seen = std::collections::HashSet::new();
+    let settled: Vec<_> = recent
+        .into_iter()
+        .filter(|download| seen.insert(download.repo.clone()))
+        .filter(|download| download.state == DownloadState::Interrupted)
+        .collect();
     for download in settled
         .into_iter()
         .filter(|download| download.owner == DownloadOwner::Daemon)
