@@ -172,6 +172,39 @@ impl Hub {
         }
     }
 
+    /// Wait until a partial file holds more than `bytes`; its size.
+    fn wait_for_partial_file(&self, bytes: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let size = self
+                .partial_files()
+                .iter()
+                .filter_map(|path| std::fs::metadata(path).ok())
+                .map(|meta| meta.len())
+                .max()
+                .unwrap_or(0);
+            if size > bytes {
+                return size;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no partial file grew past {bytes} bytes"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The start of the one Range request sent for `file`.
+    fn only_resume_offset(&self, file: &str) -> u64 {
+        let ranges = self.ranges_for(file);
+        assert_eq!(ranges.len(), 1, "{ranges:?}");
+        ranges[0]
+            .trim_start_matches("bytes=")
+            .trim_end_matches('-')
+            .parse()
+            .unwrap()
+    }
+
     fn repo_folder(&self) -> PathBuf {
         self.cache.join("models--mlx-test--tiny-model")
     }
@@ -472,21 +505,7 @@ fn a_pull_killed_mid_file_resumes_from_its_partial_file() {
     // Slow enough to be caught midway: 64 KiB every 20 ms.
     hub.fault(r#"{"delay_ms_per_chunk": 20, "chunk_bytes": 65536}"#);
     let mut pull = Watched::spawn(hub.command(&["models", "pull", REPO]));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let partial_size = loop {
-        let size = hub
-            .partial_files()
-            .iter()
-            .filter_map(|path| std::fs::metadata(path).ok())
-            .map(|meta| meta.len())
-            .max()
-            .unwrap_or(0);
-        if size > 500_000 {
-            break size;
-        }
-        assert!(Instant::now() < deadline, "no partial file grew");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let partial_size = hub.wait_for_partial_file(500_000);
     // As a crash would: no chance to clean up.
     pull.signal_and_wait(Signal::SIGKILL, Duration::from_secs(10));
     let rows = hub.downloads();
@@ -497,13 +516,7 @@ fn a_pull_killed_mid_file_resumes_from_its_partial_file() {
     hub.assert_snapshot_complete(Path::new(outcome["snapshot"].as_str().unwrap()));
     let resumed_from = outcome["bytes_resumed"].as_u64().unwrap();
     assert!(resumed_from >= partial_size, "{outcome}");
-    let ranges = hub.ranges_for("extra.safetensors");
-    assert_eq!(ranges.len(), 1, "{ranges:?}");
-    let start: u64 = ranges[0]
-        .trim_start_matches("bytes=")
-        .trim_end_matches('-')
-        .parse()
-        .unwrap();
+    let start = hub.only_resume_offset("extra.safetensors");
     assert!(
         start >= partial_size,
         "resumed at {start}, had {partial_size}"
@@ -541,11 +554,7 @@ fn a_pull_in_the_daemon_outlives_the_cli_and_can_be_cancelled() {
     watcher.signal_and_wait(Signal::SIGKILL, Duration::from_secs(10));
     let running = hub.wait_for_download_state("running", Duration::from_secs(10));
     assert_eq!(running["owner"], "daemon", "{running}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while hub.partial_files().is_empty() {
-        assert!(Instant::now() < deadline, "the daemon's pull wrote nothing");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    hub.wait_for_partial_file(0);
 
     let cancelled = hub.cli_ok(&["models", "pull", "--cancel", REPO]);
     assert!(cancelled.contains("cancelled the pull of"), "{cancelled}");
@@ -641,21 +650,7 @@ fn a_new_daemon_resumes_the_pull_a_killed_daemon_left_unfinished() {
     watcher.wait_for("the daemon is pulling", Duration::from_secs(30));
     // The daemon pulls on while this CLI is killed; then the daemon itself is SIGKILLed.
     drop(watcher);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let partial_size = loop {
-        let size = hub
-            .partial_files()
-            .iter()
-            .filter_map(|path| std::fs::metadata(path).ok())
-            .map(|meta| meta.len())
-            .max()
-            .unwrap_or(0);
-        if size > 500_000 {
-            break size;
-        }
-        assert!(Instant::now() < deadline, "no partial file grew");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let partial_size = hub.wait_for_partial_file(500_000);
     let mut daemon = hub.daemon.take().expect("daemon");
     killpg(Pid::from_raw(daemon.id() as i32), Signal::SIGKILL).unwrap();
     daemon.wait().unwrap();
@@ -665,13 +660,7 @@ fn a_new_daemon_resumes_the_pull_a_killed_daemon_left_unfinished() {
     hub.start_daemon_with(Some(TOKEN));
     let done = hub.wait_for_download_state("done", Duration::from_secs(60));
     assert_eq!(done["owner"], "daemon", "{done}");
-    let ranges = hub.ranges_for("extra.safetensors");
-    assert_eq!(ranges.len(), 1, "{ranges:?}");
-    let start: u64 = ranges[0]
-        .trim_start_matches("bytes=")
-        .trim_end_matches('-')
-        .parse()
-        .unwrap();
+    let start = hub.only_resume_offset("extra.safetensors");
     assert!(
         start >= partial_size,
         "resumed at {start}, had {partial_size}"
