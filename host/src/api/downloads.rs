@@ -2,13 +2,14 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /v1/downloads` | start a pull in the daemon: `{repo, revision?, endpoint, token?}` → `{id, already_running}` |
+//! | `POST /v1/downloads` | start a pull in the daemon: `{repo, revision?, endpoint, token?}` → `{id, already_running, cache}` |
 //! | `GET /v1/downloads?limit=N` | recent downloads, newest first, running ones with live progress |
 //! | `GET /v1/downloads/{id}` | one download |
 //! | `POST /v1/downloads/cancel` | `{repo}`: stop its pull and remove its partial files |
 //!
 //! The pull uses the endpoint and token the CLI sends, so it reaches the hub the user's shell
-//! would. The token travels only over this authenticated loopback API and is never stored.
+//! would. The token travels only over this authenticated loopback API and is never stored. The
+//! files go into the daemon's hub cache, where the servers it starts look.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -37,6 +38,9 @@ pub struct PullStarted {
     /// The `downloads` row to poll; `None` when the database could not record it.
     pub id: Option<i64>,
     pub already_running: bool,
+    /// The hub cache the daemon pulls into (its own `HF_HUB_CACHE`/`HF_HOME`), which is where
+    /// its servers look.
+    pub cache: std::path::PathBuf,
 }
 
 /// Body of `POST /v1/downloads/cancel`.
@@ -83,6 +87,7 @@ pub async fn start(State(state): State<ApiState>, Json(body): Json<StartPull>) -
         Ok(started) => Json(PullStarted {
             id: started.id,
             already_running: started.already_running,
+            cache: crate::models::resolve::hub_cache_dir(),
         })
         .into_response(),
         Err(job_error) => job_error.into_response(),

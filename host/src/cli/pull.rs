@@ -222,6 +222,13 @@ fn pull_via_daemon(
                 .into(),
         ));
     };
+    if started.cache != hub_cache_dir() {
+        eprintln!(
+            "note: the daemon pulls into its own cache {}, not {} (HF_HUB_CACHE/HF_HOME differ between this shell and the daemon)",
+            started.cache.display(),
+            hub_cache_dir().display()
+        );
+    }
     if style != Style::Quiet {
         let how = if started.already_running {
             "already pulling"
@@ -246,7 +253,7 @@ fn pull_via_daemon(
     match row.state {
         DownloadState::Done => {
             let commit = row.commit.clone().unwrap_or_default();
-            let snapshot = RepoLayout::new(&hub_cache_dir(), &row.repo)
+            let snapshot = RepoLayout::new(&started.cache, &row.repo)
                 .snapshot(&commit)
                 .map_err(|error| PullFailure::Failed(error.to_string()))?;
             Ok(PullOutcome {
