@@ -676,3 +676,41 @@ fn a_new_daemon_resumes_the_pull_a_killed_daemon_left_unfinished() {
         hub.daemon_output()
     );
 }
+
+#[test]
+fn ctrl_c_interrupts_a_pull_and_keeps_its_partial_files() {
+    let hub = Hub::start();
+    hub.fault(r#"{"delay_ms_per_chunk": 20, "chunk_bytes": 65536}"#);
+    let mut pull = Watched::spawn(hub.command(&["models", "pull", REPO]));
+    hub.wait_for_partial_file(200_000);
+    let status = pull.signal_and_wait(Signal::SIGINT, Duration::from_secs(15));
+    let output = pull.seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{output}");
+    assert!(
+        output.contains("interrupted; the partial files are kept"),
+        "{output}"
+    );
+    assert!(!hub.partial_files().is_empty());
+    let rows = hub.downloads();
+    assert_eq!(rows[0]["state"], "interrupted", "{rows:?}");
+}
+
+#[test]
+fn cancel_stops_a_pull_running_in_another_terminal_and_removes_its_partial_files() {
+    let hub = Hub::start();
+    hub.fault(r#"{"delay_ms_per_chunk": 20, "chunk_bytes": 65536}"#);
+    let mut pull = Watched::spawn(hub.command(&["models", "pull", REPO]));
+    hub.wait_for_partial_file(200_000);
+    let cancelled = hub.cli_ok(&["models", "pull", "--cancel", REPO]);
+    assert!(cancelled.contains("cancelled the pull of"), "{cancelled}");
+    // The other process has already stopped (cancel waits for it).
+    assert!(
+        pull.child.try_wait().unwrap().is_some(),
+        "{}",
+        pull.seen.join("\n")
+    );
+    assert!(hub.partial_files().is_empty(), "{:?}", hub.partial_files());
+    assert!(!hub.repo_folder().join("snapshots").exists());
+    let rows = hub.downloads();
+    assert_eq!(rows[0]["state"], "cancelled", "{rows:?}");
+}
