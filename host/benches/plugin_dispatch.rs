@@ -39,37 +39,23 @@ const BATCH_LINES: usize = 100;
 // The native baseline: the parity plugin's logic as plain Rust.
 // ---------------------------------------------------------------------------------------------
 
-/// Markers searched from the newest line back, with the category and hint they mean.
-const MARKERS: [(&str, &str, &str); 3] = [
-    (
-        "Address already in use",
-        "port_in_use",
-        "Pick another port with --port.",
-    ),
-    (
-        "No such file or directory",
-        "model_not_found",
-        "Check the model path.",
-    ),
-    (
-        "not supported",
-        "unsupported_architecture",
-        "Upgrade mlx-lm.",
-    ),
-];
+/// The parity fixture's own marker search, compiled natively here.
+#[path = "../../plugins/test-fixtures/parity/src/markers.rs"]
+mod markers;
+
+use markers::{MARKERS, find_marker};
 
 fn native_detect_error(tail: &LogTail) -> Option<Diagnosis> {
     for (index, line) in tail.lines.iter().enumerate().rev() {
-        for (needle, category, hint) in MARKERS {
-            if line.contains(needle) {
-                return Some(Diagnosis {
-                    category: category.into(),
-                    severity: Severity::Fatal,
-                    summary: line.trim().into(),
-                    hint: hint.into(),
-                    line: Some(index as u32),
-                });
-            }
+        if let Some(marker) = find_marker(line) {
+            let (_, category, hint) = MARKERS[marker];
+            return Some(Diagnosis {
+                category: category.into(),
+                severity: Severity::Fatal,
+                summary: line.trim().into(),
+                hint: hint.into(),
+                line: Some(index as u32),
+            });
         }
     }
     if let ExitStatus::Signaled { signal: 9 } = tail.exit {
