@@ -13,6 +13,8 @@
 //!   `*_hit_first` the oldest line matches (full scan plus answer).
 //! - `detect_error_single`: one call with a one-line tail, `*_miss` and `*_hit`.
 //! - `detect_family`: one call with a repo id and a small `config.json`.
+//! - `lua_plain_string`: for scale, a bare sandboxed Lua state called with one log line as a
+//!   plain string (no records, no registry): one `string.find`, and the parity markers.
 //! - `load_builtins`: `Registry::load` of every built-in plugin (no user folders), `warm` with a
 //!   pre-populated compiled-component cache, `cold` with a fresh empty cache per load.
 //!
@@ -39,37 +41,23 @@ const BATCH_LINES: usize = 100;
 // The native baseline: the parity plugin's logic as plain Rust.
 // ---------------------------------------------------------------------------------------------
 
-/// Markers searched from the newest line back, with the category and hint they mean.
-const MARKERS: [(&str, &str, &str); 3] = [
-    (
-        "Address already in use",
-        "port_in_use",
-        "Pick another port with --port.",
-    ),
-    (
-        "No such file or directory",
-        "model_not_found",
-        "Check the model path.",
-    ),
-    (
-        "not supported",
-        "unsupported_architecture",
-        "Upgrade mlx-lm.",
-    ),
-];
+/// The parity fixture's own marker search, compiled natively here.
+#[path = "../../plugins/test-fixtures/parity/src/markers.rs"]
+mod markers;
+
+use markers::{MARKERS, find_marker};
 
 fn native_detect_error(tail: &LogTail) -> Option<Diagnosis> {
     for (index, line) in tail.lines.iter().enumerate().rev() {
-        for (needle, category, hint) in MARKERS {
-            if line.contains(needle) {
-                return Some(Diagnosis {
-                    category: category.into(),
-                    severity: Severity::Fatal,
-                    summary: line.trim().into(),
-                    hint: hint.into(),
-                    line: Some(index as u32),
-                });
-            }
+        if let Some(marker) = find_marker(line) {
+            let (_, category, hint) = MARKERS[marker];
+            return Some(Diagnosis {
+                category: category.into(),
+                severity: Severity::Fatal,
+                summary: line.trim().into(),
+                hint: hint.into(),
+                line: Some(index as u32),
+            });
         }
     }
     if let ExitStatus::Signaled { signal: 9 } = tail.exit {
@@ -377,6 +365,70 @@ fn hook_calls(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a Lua call costs when it takes and returns plain strings, without records or the
+/// registry: a bare Lua 5.4 state with the host's sandbox costs (an instruction-count hook that
+/// checks a deadline every 1000 instructions, a 32 MiB memory limit) calling a function with
+/// one log line. `one_find` is one `string.find` (the shape of the call the issue's ≤ 200 ns
+/// Lua target came from); `markers` is the parity plugin's search (three `string.find`s) on
+/// the same line, answering the category string or `nil`.
+fn lua_plain_string(c: &mut Criterion) {
+    use mlua::{HookTriggers, Lua, VmState};
+
+    let lua = Lua::new();
+    let started = Instant::now();
+    let deadline = Duration::from_secs(3600);
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(1000),
+        move |_lua, _debug| {
+            if started.elapsed() > deadline {
+                Err(mlua::Error::runtime("deadline exceeded"))
+            } else {
+                Ok(VmState::Continue)
+            }
+        },
+    )
+    .expect("an instruction hook");
+    lua.set_memory_limit(32 * 1024 * 1024)
+        .expect("a memory limit");
+    let module: mlua::Table = lua
+        .load(
+            r#"
+            local MARKERS = {
+              { "Address already in use", "port_in_use" },
+              { "No such file or directory", "model_not_found" },
+              { "not supported", "unsupported_architecture" },
+            }
+            return {
+              one_find = function(line)
+                if line:find("Address already in use", 1, true) then return "port_in_use" end
+                return nil
+              end,
+              markers = function(line)
+                for _, marker in ipairs(MARKERS) do
+                  if line:find(marker[1], 1, true) then return marker[2] end
+                end
+                return nil
+              end,
+            }
+            "#,
+        )
+        .eval()
+        .expect("the plain-string functions");
+    let line = healthy_lines(1).remove(0);
+
+    let mut group = c.benchmark_group("lua_plain_string");
+    group.throughput(Throughput::Elements(1));
+    for name in ["one_find", "markers"] {
+        let function: mlua::Function = module.get(name).expect("a plain-string function");
+        let answer: Option<String> = function.call(line.as_str()).expect("a plain-string call");
+        assert_eq!(answer, None, "{name} must miss on a healthy line");
+        group.bench_function(format!("{name}_miss"), |b| {
+            b.iter(|| function.call::<Option<String>>(black_box(line.as_str())))
+        });
+    }
+    group.finish();
+}
+
 fn builtin_options(cache: &Path) -> RegistryOptions {
     RegistryOptions {
         builtins: true,
@@ -473,6 +525,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = hook_calls, load_builtins
+    targets = hook_calls, lua_plain_string, load_builtins
 }
 criterion_main!(benches);

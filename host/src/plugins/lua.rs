@@ -5,7 +5,9 @@
 //! text chunks; a memory limit; and a per-call deadline checked by an instruction-count hook.
 //! After a timeout or an out-of-memory error the state is rebuilt from source before the next
 //! call. Values cross as the serde forms of the plugin-api types (tables with snake_case
-//! fields, `nil` for absent optional fields).
+//! fields, `nil` for absent optional fields); the records of `detect-error` and the input of
+//! `detect-family` are built and read by hand in [`super::lua_values`], with the same shapes,
+//! because the serde path was most of those calls' cost.
 //!
 //! A plugin is a chunk that returns a table of hook functions (`detect_family`, `plan_launch`,
 //! `detect_error`, `on_event`) and, for single-file user hooks, an optional integer `priority`.
@@ -16,13 +18,17 @@ use std::time::Instant;
 
 use mlua::chunk::ChunkMode;
 use mlua::serde::{DeserializeOptions, SerializeOptions};
-use mlua::{Function, HookTriggers, Lua, LuaOptions, LuaSerdeExt, StdLib, Table, Value, VmState};
+use mlua::{
+    Function, HookTriggers, IntoLuaMulti, Lua, LuaOptions, LuaSerdeExt, StdLib, Table, Value,
+    VmState,
+};
 use mlx_host_plugin_api::manifest::Limits;
 use mlx_host_plugin_api::{API_VERSION, Hook, types as api};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::host_api::{HostApi, LogLevel};
+use super::lua_values::{diagnosis_from_lua, log_tail_to_lua, model_source_to_lua};
 use super::{CallError, LoadError, refused};
 
 /// The deadline hook runs every this many VM instructions.
@@ -214,12 +220,14 @@ impl LuaPlugin {
         }
     }
 
-    /// Call one hook function with `args` under the deadline; `Nil` comes back as `None`.
-    fn call<T: DeserializeOwned>(
+    /// Call one hook function under the deadline with the arguments `args` builds, and read a
+    /// non-`nil` answer with `answer` (a `nil` answer comes back as `None`).
+    fn call<A: IntoLuaMulti, T>(
         &mut self,
         pick: impl FnOnce(&HookFunctions) -> Option<&Function>,
         hook: Hook,
-        args: &[&dyn ErasedArg],
+        args: impl FnOnce(&Lua) -> mlua::Result<A>,
+        answer: impl FnOnce(&Lua, Value) -> Result<T, String>,
     ) -> Result<Option<T>, CallError> {
         if self.state.is_none() {
             let state = self.build_state().map_err(CallError::Plugin)?;
@@ -240,12 +248,11 @@ impl LuaPlugin {
         // The input's size is the host's doing, not the plugin's, so it is not the plugin's to pay.
         let memory_limit = self.limits.memory_mb as usize * 1024 * 1024;
         let _ = lua.set_memory_limit(0);
-        let converted: Result<Vec<Value>, mlua::Error> =
-            args.iter().map(|arg| arg.to_lua(lua)).collect();
+        let converted = args(lua);
         let _ = lua.set_memory_limit(memory_limit);
-        let values = converted.map_err(|error| CallError::Plugin(error.to_string()))?;
+        let args = converted.map_err(|error| CallError::Plugin(error.to_string()))?;
         self.deadline.arm(self.limits.timeout_ms);
-        let result = function.call::<Value>(mlua::MultiValue::from_iter(values));
+        let result = function.call::<Value>(args);
         self.deadline.disarm();
         let value = match result {
             Ok(value) => value,
@@ -268,17 +275,21 @@ impl LuaPlugin {
         if value.is_nil() {
             return Ok(None);
         }
-        let options = DeserializeOptions::new().deny_unsupported_types(true);
-        lua.from_value_with::<T>(value, options)
+        answer(lua, value)
             .map(Some)
-            .map_err(|error| CallError::BadOutput(first_lines(&error.to_string())))
+            .map_err(|error| CallError::BadOutput(first_lines(&error)))
     }
 
     pub fn detect_family(
         &mut self,
         model: &api::ModelSource,
     ) -> Result<Option<api::FamilyInfo>, CallError> {
-        self.call(|f| f.detect_family.as_ref(), Hook::DetectFamily, &[model])
+        self.call(
+            |f| f.detect_family.as_ref(),
+            Hook::DetectFamily,
+            |lua| model_source_to_lua(lua, model),
+            from_serde_form,
+        )
     }
 
     pub fn plan_launch(
@@ -286,10 +297,11 @@ impl LuaPlugin {
         request: &api::LaunchRequest,
         plan: &api::LaunchPlan,
     ) -> Result<api::LaunchPlan, CallError> {
-        self.call::<api::LaunchPlan>(
+        self.call(
             |f| f.plan_launch.as_ref(),
             Hook::LaunchOptions,
-            &[request, plan],
+            |lua| Ok((to_serde_form(lua, request)?, to_serde_form(lua, plan)?)),
+            from_serde_form::<api::LaunchPlan>,
         )?
         .ok_or_else(|| {
             CallError::BadOutput(
@@ -302,24 +314,35 @@ impl LuaPlugin {
         &mut self,
         tail: &api::LogTail,
     ) -> Result<Option<api::Diagnosis>, CallError> {
-        self.call(|f| f.detect_error.as_ref(), Hook::DetectError, &[tail])
+        self.call(
+            |f| f.detect_error.as_ref(),
+            Hook::DetectError,
+            |lua| log_tail_to_lua(lua, tail),
+            |_, value| diagnosis_from_lua(value).map_err(|error| error.to_string()),
+        )
     }
 
     pub fn on_event(&mut self, event: &api::Event) -> Result<(), CallError> {
-        self.call::<serde::de::IgnoredAny>(|f| f.on_event.as_ref(), Hook::OnEvent, &[event])
-            .map(|_| ())
+        self.call(
+            |f| f.on_event.as_ref(),
+            Hook::OnEvent,
+            |lua| to_serde_form(lua, event),
+            from_serde_form::<serde::de::IgnoredAny>,
+        )
+        .map(|_| ())
     }
 }
 
-/// A value that can be handed to Lua through serde.
-trait ErasedArg {
-    fn to_lua(&self, lua: &Lua) -> mlua::Result<Value>;
+/// `value` as a Lua value through serde (the documented shapes of the plugin-api types).
+fn to_serde_form(lua: &Lua, value: &impl Serialize) -> mlua::Result<Value> {
+    lua.to_value_with(value, serialize_options())
 }
 
-impl<T: Serialize> ErasedArg for T {
-    fn to_lua(&self, lua: &Lua) -> mlua::Result<Value> {
-        lua.to_value_with(self, serialize_options())
-    }
+/// A plugin's answer read through serde; unknown fields and unsupported types are refused.
+fn from_serde_form<T: DeserializeOwned>(lua: &Lua, value: Value) -> Result<T, String> {
+    let options = DeserializeOptions::new().deny_unsupported_types(true);
+    lua.from_value_with::<T>(value, options)
+        .map_err(|error| error.to_string())
 }
 
 fn serialize_options() -> SerializeOptions {

@@ -5,7 +5,8 @@
 //!
 //! - [`discover`]: built-in plugins embedded in the binary and user plugins on disk.
 //! - [`registry`]: loading, ordering, dispatch semantics, fault policy.
-//! - [`wasm`], [`lua`], [`native`]: one runtime each.
+//! - [`wasm`], [`lua`], [`native`]: one runtime each (`lua_values`: the Lua runtime's
+//!   hand-written conversions of the hottest records).
 //! - [`host_api`]: what plugins may call back into (log, config, notify, http).
 //! - [`fanout`]: the bounded queue that hands events to notifier plugins.
 //! - [`check`], [`scaffold`]: `plugins check` and `plugins new`.
@@ -16,6 +17,7 @@ pub mod discover;
 pub mod fanout;
 pub mod host_api;
 pub mod lua;
+mod lua_values;
 pub mod native;
 pub mod registry;
 pub mod scaffold;

@@ -29,6 +29,12 @@ mod bindings {
     wasmtime::component::bindgen!({
         world: "full-plugin",
         path: "../plugin-api/wit",
+        // Export parameters borrow the host's data (`&str`, `&[&str]`) instead of owning it, so
+        // a call does not clone every string it hands over. Records that also come back from a
+        // guest get a second, owning type (`DiagnosisResult` next to `DiagnosisParam`).
+        ownership: Borrowing {
+            duplicate_if_necessary: true
+        },
     });
 }
 
@@ -526,11 +532,11 @@ impl WasmPlugin {
         model: &api::ModelSource,
     ) -> Result<Option<api::FamilyInfo>, CallError> {
         let input = wit::ModelSource {
-            repo_id: model.repo_id.clone(),
-            config_json: model.config_json.clone(),
+            repo_id: model.repo_id.as_deref(),
+            config_json: model.config_json.as_deref(),
         };
         let answer = self.with_live(|store, guests| match &guests.family {
-            Some(guest) => guest.call_detect_family(store, &input),
+            Some(guest) => guest.call_detect_family(store, input),
             None => Err(not_exported(Hook::DetectFamily)),
         })?;
         answer
@@ -543,21 +549,36 @@ impl WasmPlugin {
         request: &api::LaunchRequest,
         plan: &api::LaunchPlan,
     ) -> Result<api::LaunchPlan, CallError> {
+        let family = request.family.as_ref().map(|info| wit::FamilyInfoParam {
+            family: &info.family,
+            kind: &info.kind,
+            context_length: info.context_length,
+            quantization_bits: info.quantization_bits,
+            tool_calls: info.tool_calls,
+            reasoning: info.reasoning,
+            min_mlx_lm: info.min_mlx_lm.as_deref(),
+        });
         let request = wit::LaunchRequest {
-            server_kind: request.server_kind.clone(),
-            server_version: request.server_version.clone(),
-            model: request.model.clone(),
-            host: request.host.clone(),
+            server_kind: &request.server_kind,
+            server_version: request.server_version.as_deref(),
+            model: &request.model,
+            host: &request.host,
             port: request.port,
-            family: request.family.clone().map(family_to_wit),
-            server_help: request.server_help.clone(),
+            family,
+            server_help: request.server_help.as_deref(),
         };
-        let plan = wit::LaunchPlan {
-            argv: plan.argv.clone(),
-            env: plan.env.clone(),
+        let argv = borrow_all(&plan.argv);
+        let env: Vec<(&str, &str)> = plan
+            .env
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        let plan = wit::LaunchPlanParam {
+            argv: argv.as_slice(),
+            env: &env,
         };
         let answer = self.with_live(|store, guests| match &guests.planner {
-            Some(guest) => guest.call_plan_launch(store, &request, &plan),
+            Some(guest) => guest.call_plan_launch(store, request, plan),
             None => Err(not_exported(Hook::LaunchOptions)),
         })?;
         answer
@@ -572,13 +593,14 @@ impl WasmPlugin {
         &mut self,
         tail: &api::LogTail,
     ) -> Result<Option<api::Diagnosis>, CallError> {
+        let lines = borrow_all(&tail.lines);
         let input = wit::LogTail {
-            server_kind: tail.server_kind.clone(),
-            lines: tail.lines.clone(),
+            server_kind: &tail.server_kind,
+            lines: lines.as_slice(),
             exit: exit_to_wit(tail.exit),
         };
         let answer = self.with_live(|store, guests| match &guests.errors {
-            Some(guest) => guest.call_detect_error(store, &input),
+            Some(guest) => guest.call_detect_error(store, input),
             None => Err(not_exported(Hook::DetectError)),
         })?;
         answer
@@ -588,18 +610,49 @@ impl WasmPlugin {
 
     pub fn on_event(&mut self, event: &api::Event) -> Result<(), CallError> {
         let input = wit::Event {
-            kind: event.kind.clone(),
-            subject: event.subject.clone(),
-            message: event.message.clone(),
+            kind: &event.kind,
+            subject: &event.subject,
+            message: &event.message,
             timestamp_ms: event.timestamp_ms,
-            diagnosis: event.diagnosis.clone().map(diagnosis_to_wit),
+            diagnosis: event.diagnosis.as_ref().map(diagnosis_to_wit),
         };
         let answer = self.with_live(|store, guests| match &guests.notifier {
-            Some(guest) => guest.call_on_event(store, &input),
+            Some(guest) => guest.call_on_event(store, input),
             None => Err(not_exported(Hook::OnEvent)),
         })?;
         answer.map_err(CallError::Plugin)
     }
+}
+
+/// Up to this many strings are borrowed into an array on the stack rather than a `Vec`.
+const INLINE_STRS: usize = 8;
+
+/// `&str`s of a list of strings, as the borrowed bindings want them: on the stack for short
+/// lists (a one-line log tail costs no allocation), in a `Vec` of pointers otherwise. The
+/// strings themselves are never copied.
+enum BorrowedStrs<'a> {
+    Inline([&'a str; INLINE_STRS], usize),
+    Heap(Vec<&'a str>),
+}
+
+impl<'a> BorrowedStrs<'a> {
+    fn as_slice(&self) -> &[&'a str] {
+        match self {
+            BorrowedStrs::Inline(strs, len) => &strs[..*len],
+            BorrowedStrs::Heap(strs) => strs,
+        }
+    }
+}
+
+fn borrow_all(strings: &[String]) -> BorrowedStrs<'_> {
+    if strings.len() > INLINE_STRS {
+        return BorrowedStrs::Heap(strings.iter().map(String::as_str).collect());
+    }
+    let mut inline = [""; INLINE_STRS];
+    for (slot, string) in inline.iter_mut().zip(strings) {
+        *slot = string;
+    }
+    BorrowedStrs::Inline(inline, strings.len())
 }
 
 fn not_exported(hook: Hook) -> wasmtime::Error {
@@ -770,7 +823,7 @@ fn severity_to_wit(severity: api::Severity) -> wit::Severity {
     }
 }
 
-fn diagnosis_from_wit(diagnosis: wit::Diagnosis) -> api::Diagnosis {
+fn diagnosis_from_wit(diagnosis: wit::DiagnosisResult) -> api::Diagnosis {
     api::Diagnosis {
         category: diagnosis.category,
         severity: severity_from_wit(diagnosis.severity),
@@ -780,30 +833,18 @@ fn diagnosis_from_wit(diagnosis: wit::Diagnosis) -> api::Diagnosis {
     }
 }
 
-fn diagnosis_to_wit(diagnosis: api::Diagnosis) -> wit::Diagnosis {
-    wit::Diagnosis {
-        category: diagnosis.category,
+fn diagnosis_to_wit(diagnosis: &api::Diagnosis) -> wit::DiagnosisParam<'_> {
+    wit::DiagnosisParam {
+        category: &diagnosis.category,
         severity: severity_to_wit(diagnosis.severity),
-        summary: diagnosis.summary,
-        hint: diagnosis.hint,
+        summary: &diagnosis.summary,
+        hint: &diagnosis.hint,
         line: diagnosis.line,
     }
 }
 
-fn family_from_wit(info: wit::FamilyInfo) -> api::FamilyInfo {
+fn family_from_wit(info: wit::FamilyInfoResult) -> api::FamilyInfo {
     api::FamilyInfo {
-        family: info.family,
-        kind: info.kind,
-        context_length: info.context_length,
-        quantization_bits: info.quantization_bits,
-        tool_calls: info.tool_calls,
-        reasoning: info.reasoning,
-        min_mlx_lm: info.min_mlx_lm,
-    }
-}
-
-fn family_to_wit(info: api::FamilyInfo) -> wit::FamilyInfo {
-    wit::FamilyInfo {
         family: info.family,
         kind: info.kind,
         context_length: info.context_length,

@@ -7,40 +7,24 @@ use mlx_host_plugin_api::guest::{
     Severity,
 };
 
-struct Parity;
+mod markers;
 
-/// Markers searched from the newest line back, with the category and hint they mean.
-const MARKERS: [(&str, &str, &str); 3] = [
-    (
-        "Address already in use",
-        "port_in_use",
-        "Pick another port with --port.",
-    ),
-    (
-        "No such file or directory",
-        "model_not_found",
-        "Check the model path.",
-    ),
-    (
-        "not supported",
-        "unsupported_architecture",
-        "Upgrade mlx-lm.",
-    ),
-];
+use markers::{MARKERS, find_marker};
+
+struct Parity;
 
 impl Plugin for Parity {
     fn detect_error(tail: LogTail) -> Result<Option<Diagnosis>, String> {
         for (index, line) in tail.lines.iter().enumerate().rev() {
-            for (needle, category, hint) in MARKERS {
-                if line.contains(needle) {
-                    return Ok(Some(Diagnosis {
-                        category: category.into(),
-                        severity: Severity::Fatal,
-                        summary: line.trim().into(),
-                        hint: hint.into(),
-                        line: Some(index as u32),
-                    }));
-                }
+            if let Some(marker) = find_marker(line) {
+                let (_, category, hint) = MARKERS[marker];
+                return Ok(Some(Diagnosis {
+                    category: category.into(),
+                    severity: Severity::Fatal,
+                    summary: line.trim().into(),
+                    hint: hint.into(),
+                    line: Some(index as u32),
+                }));
             }
         }
         if let ExitStatus::Signaled(9) = tail.exit {
@@ -107,3 +91,72 @@ impl Plugin for Parity {
 }
 
 mlx_host_plugin_api::export_plugin!(Parity);
+
+#[cfg(test)]
+mod tests {
+    //! The marker search against its definition (one `contains` per marker).
+
+    use crate::markers::{MARKERS, find_marker};
+
+    #[test]
+    fn agrees_with_one_contains_per_marker() {
+        let lines = [
+            "",
+            "A",
+            "N",
+            "n",
+            "OSError: [Errno 98] Address already in use",
+            "Address already in use",
+            "Address already in us",
+            "AAddress already in use!",
+            "No such file or directory: 'model.safetensors'",
+            "No such file or director",
+            "Model type foo not supported.",
+            "not supporte",
+            "not supported, and No such file or directory",
+            "No such file or directory, and not supported",
+            "not supported; No such file or directory; Address already in use",
+            "Address already in use; not supported",
+            "nnot supported NNo such file or directory AAddress already in use",
+            "é Address already in use ü",
+            "127.0.0.1 - - [21/Nov/2026 23:49:00] \"POST /v1/chat/completions HTTP/1.1\" 200 -",
+            "2026-11-21 23:49:01,037 - INFO - Prompt processing progress: 1/17",
+        ];
+        for line in lines.iter().copied().map(String::from).chain(generated()) {
+            let line = line.as_str();
+            let by_contains = MARKERS.iter().position(|marker| line.contains(marker.0));
+            assert_eq!(find_marker(line), by_contains, "{line:?}");
+        }
+    }
+
+    /// Every arrangement of three pieces (markers, parts of markers, filler) around a filler of
+    /// every length from 0 to 14, so markers land at every alignment with the window.
+    fn generated() -> Vec<String> {
+        let pieces = [
+            "",
+            "x",
+            "Address already in use",
+            "No such file or directory",
+            "not supported",
+            "Address alrea",
+            "No such file ",
+            "not supporte",
+            "ddress already in use",
+            "aaaaaaaaaaaaa",
+            "dd d d",
+        ];
+        let mut lines = Vec::new();
+        for first in pieces {
+            for second in pieces {
+                for third in pieces {
+                    for pad in 0..15 {
+                        let filler = "-".repeat(pad);
+                        lines.push(format!("{first}{filler}{second}{third}"));
+                        lines.push(format!("{filler}{first}{second}{filler}{third}"));
+                    }
+                }
+            }
+        }
+        lines
+    }
+}
