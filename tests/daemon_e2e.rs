@@ -62,33 +62,15 @@ impl Daemon {
     }
 
     fn spawn_with(&mut self, extra: &[&str]) {
-        let _ = std::fs::remove_file(self.home.path().join("state/daemon.json"));
-        let log = std::fs::File::create(self.home.path().join("daemon.out")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_mlx-host"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mlx-host"));
+        command
             .args(["serve", "--venv"])
             .arg(common::test_venv())
             .args(extra)
-            .env("MLX_HOST_HOME", self.home.path())
             .env("MLX_HOST_RESTART_BACKOFF_MS", "200")
             .env("MLX_HOST_STOP_GRACE_MS", "2000")
-            .env("MLX_HOST_HEALTH_INTERVAL_MS", "500")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let runtime_file = self.home.path().join("state/daemon.json");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !runtime_file.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not start: {}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child = Some(child);
+            .env("MLX_HOST_HEALTH_INTERVAL_MS", "500");
+        self.child = Some(common::spawn_daemon(command, self.home.path()));
     }
 
     fn output(&self) -> String {

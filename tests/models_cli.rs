@@ -2,10 +2,12 @@
 //! Hugging Face cache made here (blobs, relative symlinks, refs/main), a fake daemon answering
 //! `/v1/ps`, and the local hub stub (`tests/hub_stub/hub_stub.py`) over real HTTP.
 
+mod common;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -397,45 +399,6 @@ fn rm_force_removes_a_model_whose_profiles_are_stopped() {
     assert!(!repo.exists());
 }
 
-/// The hub stub on a free loopback port; stopped (stdin closed, then killed) when dropped.
-struct HubStub {
-    child: Child,
-    endpoint: String,
-}
-
-impl HubStub {
-    fn start(extra: &[&str]) -> HubStub {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/hub_stub/hub_stub.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the hub stub");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let port = first
-            .trim()
-            .strip_prefix("PORT ")
-            .unwrap_or_else(|| panic!("the hub stub said {first:?}"));
-        HubStub {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            child,
-        }
-    }
-}
-
-impl Drop for HubStub {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn ids(results: &Value) -> Vec<&str> {
     results
         .as_array()
@@ -448,7 +411,7 @@ fn ids(results: &Value) -> Vec<&str> {
 #[test]
 fn search_returns_mlx_models_by_downloads_with_sizes_and_a_downloaded_mark() {
     let env = Env::new();
-    let hub = HubStub::start(&[]);
+    let hub = common::HubStub::start(&[]);
     env.add_llama("models--mlx-community--Qwen3-0.6B-4bit", 10);
 
     let results = serde_json::from_slice::<Value>(
@@ -525,7 +488,7 @@ fn search_returns_mlx_models_by_downloads_with_sizes_and_a_downloaded_mark() {
 fn search_sends_the_token_and_never_prints_it() {
     let env = Env::new();
     let secret = "hf_stubSecretToken123";
-    let hub = HubStub::start(&["--token", secret]);
+    let hub = common::HubStub::start(&["--token", secret]);
 
     let anonymous = env
         .command(&["models", "search", "qwen3"])

@@ -8,11 +8,9 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
@@ -24,7 +22,7 @@ const TOKEN: &str = "hf_test_secret_token_123";
 
 /// The hub stand-in serving one generated tiny model, and a home + cache for mlx-host.
 struct Hub {
-    child: Child,
+    _stub: common::HubStub,
     endpoint: String,
     home: tempfile::TempDir,
     cache: PathBuf,
@@ -49,25 +47,10 @@ impl Hub {
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
         std::fs::write(source.join("extra.safetensors"), big).unwrap();
-        let mut child = Command::new("python3")
-            .arg(common::repo_root().join("tests/hub_stub/hub_stub.py"))
-            .arg("--repo")
-            .arg(format!("{REPO}={}", source.display()))
-            .args(["--token", TOKEN, "--page-size", "3"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let port = first
-            .trim()
-            .strip_prefix("PORT ")
-            .expect("PORT line")
-            .to_string();
+        let repo_arg = format!("{REPO}={}", source.display());
+        let stub =
+            common::HubStub::start(&["--repo", &repo_arg, "--token", TOKEN, "--page-size", "3"]);
+        let port = stub.port;
         let home = tempfile::tempdir().unwrap();
         // The built-in notifier posts every event to a webhook on the stand-in, which logs it.
         std::fs::create_dir_all(home.path().join("config")).unwrap();
@@ -80,8 +63,8 @@ impl Hub {
         .unwrap();
         let cache = dirs.path().join("cache");
         Hub {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: stub.endpoint.clone(),
+            _stub: stub,
             home,
             cache,
             source,
@@ -250,34 +233,12 @@ impl Hub {
     }
 
     fn start_daemon_with(&mut self, token: Option<&str>) {
-        let _ = std::fs::remove_file(self.home.path().join("state/daemon.json"));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.home.path().join("daemon.out"))
-            .unwrap();
         let mut command = self.command(&["serve"]);
         command.env_remove("HF_TOKEN");
         if let Some(token) = token {
             command.env("HF_TOKEN", token);
         }
-        let child = command
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let runtime_file = self.home.path().join("state/daemon.json");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !runtime_file.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not start: {}",
-                self.daemon_output()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.daemon = Some(child);
+        self.daemon = Some(common::spawn_daemon(command, self.home.path()));
     }
 
     fn daemon_output(&self) -> String {
@@ -318,17 +279,15 @@ impl Drop for Hub {
             let _ = killpg(Pid::from_raw(daemon.id() as i32), Signal::SIGKILL);
             let _ = daemon.wait();
         }
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // The stub stops when `self._stub` drops.
     }
 }
 
-/// A child process whose output lines are collected; killed when dropped.
+/// A child process in a group of its own whose output lines are collected; its group is killed
+/// when dropped.
 struct Watched {
     child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
+    output: common::OutputLines,
 }
 
 impl Watched {
@@ -339,44 +298,14 @@ impl Watched {
             .process_group(0)
             .spawn()
             .unwrap();
-        let (sender, lines) = channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if sender.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
         Watched {
+            output: common::OutputLines::attach(&mut child),
             child,
-            lines,
-            seen: Vec::new(),
         }
     }
 
     fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no `{needle}` within {timeout:?}; output:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
+        self.output.wait_for(needle, timeout)
     }
 
     fn signal_and_wait(&mut self, signal: Signal, timeout: Duration) -> std::process::ExitStatus {
@@ -384,15 +313,13 @@ impl Watched {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    self.seen.push(line);
-                }
+                self.output.drain(Duration::from_millis(200));
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
                 "did not exit:\n{}",
-                self.seen.join("\n")
+                self.output.text()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -440,8 +367,8 @@ fn run_pulls_a_missing_model_and_a_real_mlx_lm_server_serves_it() {
         "{answer}"
     );
     let status = host.signal_and_wait(Signal::SIGINT, Duration::from_secs(30));
-    assert!(status.success(), "{}", host.seen.join("\n"));
-    let all = host.seen.join("\n");
+    assert!(status.success(), "{}", host.output.text());
+    let all = host.output.text();
     assert!(!all.contains(TOKEN), "the token leaked:\n{all}");
 
     // The pull was recorded, the token was sent to the hub, and a second pull finds it all.
@@ -684,7 +611,7 @@ fn ctrl_c_interrupts_a_pull_and_keeps_its_partial_files() {
     let mut pull = Watched::spawn(hub.command(&["models", "pull", REPO]));
     hub.wait_for_partial_file(200_000);
     let status = pull.signal_and_wait(Signal::SIGINT, Duration::from_secs(15));
-    let output = pull.seen.join("\n");
+    let output = pull.output.text();
     assert_eq!(status.code(), Some(130), "{output}");
     assert!(
         output.contains("interrupted; the partial files are kept"),
@@ -707,7 +634,7 @@ fn cancel_stops_a_pull_running_in_another_terminal_and_removes_its_partial_files
     assert!(
         pull.child.try_wait().unwrap().is_some(),
         "{}",
-        pull.seen.join("\n")
+        pull.output.text()
     );
     assert!(hub.partial_files().is_empty(), "{:?}", hub.partial_files());
     assert!(!hub.repo_folder().join("snapshots").exists());

@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
@@ -17,8 +15,7 @@ use nix::unistd::Pid;
 /// A running `mlx-host run`, its output lines, and cleanup of everything it started.
 struct RunningHost {
     child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
+    output: common::OutputLines,
     server_pid: Option<i32>,
     _home: tempfile::TempDir,
 }
@@ -37,24 +34,9 @@ impl RunningHost {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let (sender, lines) = channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if sender.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
         RunningHost {
+            output: common::OutputLines::attach(&mut child),
             child,
-            lines,
-            seen: Vec::new(),
             server_pid: None,
             _home: home,
         }
@@ -62,24 +44,21 @@ impl RunningHost {
 
     /// Read output until a line contains `needle`; panics with everything seen on timeout.
     fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(pid) = parse_server_pid(&line) {
-                        self.server_pid = Some(pid);
-                    }
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no `{needle}` within {timeout:?}; output:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
+        let line = self.output.wait_for(needle, timeout);
+        self.note_server_pid();
+        line
+    }
+
+    /// The server's pid, once `run` has printed it.
+    fn note_server_pid(&mut self) {
+        if let Some(pid) = self
+            .output
+            .seen
+            .iter()
+            .rev()
+            .find_map(|line| parse_server_pid(line))
+        {
+            self.server_pid = Some(pid);
         }
     }
 
@@ -88,25 +67,18 @@ impl RunningHost {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                while let Ok(line) = self.lines.try_recv() {
-                    self.seen.push(line);
-                }
-                return (status.code().unwrap_or(-1), self.seen.join("\n"));
+                self.output.drain(Duration::from_millis(100));
+                self.note_server_pid();
+                return (status.code().unwrap_or(-1), self.output.text());
             }
             if Instant::now() > deadline {
                 panic!(
                     "mlx-host did not exit within {timeout:?}; output:\n{}",
-                    self.seen.join("\n")
+                    self.output.text()
                 );
             }
-            while let Ok(line) = self.lines.try_recv() {
-                if let Some(pid) = parse_server_pid(&line) {
-                    self.server_pid = Some(pid);
-                }
-                self.seen.push(line);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            self.output.drain(Duration::from_millis(50));
+            self.note_server_pid();
         }
     }
 

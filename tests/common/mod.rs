@@ -136,3 +136,153 @@ pub fn capture_logs<T>(run: impl FnOnce() -> T) -> (T, String) {
     let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
     (value, text)
 }
+
+/// The hub stand-in (`tests/hub_stub/hub_stub.py`) on a free loopback port; stopped (stdin
+/// closed, then killed) when dropped.
+pub struct HubStub {
+    child: std::process::Child,
+    pub port: u16,
+    pub endpoint: String,
+}
+
+impl HubStub {
+    pub fn start(args: &[&str]) -> HubStub {
+        use std::io::BufRead as _;
+        use std::process::{Command, Stdio};
+
+        let mut child = Command::new("python3")
+            .arg(repo_root().join("tests/hub_stub/hub_stub.py"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the hub stub");
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let port: u16 = first
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("the hub stub said {first:?}"));
+        HubStub {
+            child,
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for HubStub {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Spawn `command` (an `mlx-host serve`) in a process group of its own with its output appended
+/// to `<home>/daemon.out`, and wait until it has written its runtime file.
+pub fn spawn_daemon(mut command: std::process::Command, home: &Path) -> std::process::Child {
+    use std::os::unix::process::CommandExt as _;
+
+    let runtime_file = home.join("state/daemon.json");
+    let _ = std::fs::remove_file(&runtime_file);
+    let log_path = home.join("daemon.out");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .unwrap();
+    let child = command
+        .env("MLX_HOST_HOME", home)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !runtime_file.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not start: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
+}
+
+/// The stdout and stderr lines of a child, read on threads, with what was seen so far.
+pub struct OutputLines {
+    lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl OutputLines {
+    /// Take the child's piped stdout and stderr.
+    pub fn attach(child: &mut std::process::Child) -> OutputLines {
+        use std::io::BufRead as _;
+
+        let (sender, lines) = std::sync::mpsc::channel();
+        let streams = [
+            Box::new(child.stdout.take().expect("stdout piped")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr piped")),
+        ];
+        for stream in streams {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        OutputLines {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Read until a line contains `needle`; panics with everything seen on timeout.
+    pub fn wait_for(&mut self, needle: &str, timeout: std::time::Duration) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no `{needle}` within {timeout:?}; output:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Take in the lines that arrive within `linger`.
+    pub fn drain(&mut self, linger: std::time::Duration) {
+        let deadline = std::time::Instant::now() + linger;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => break,
+            }
+        }
+    }
+
+    pub fn text(&self) -> String {
+        self.seen.join("\n")
+    }
+}
