@@ -205,17 +205,8 @@ impl Drop for Daemon {
         } else {
             Vec::new()
         };
-        if let Some(mut child) = self.child.take() {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            common::stop_daemon(child, Duration::from_secs(15));
         }
         for pid in pids {
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);

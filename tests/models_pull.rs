@@ -267,17 +267,8 @@ impl Hub {
 
 impl Drop for Hub {
     fn drop(&mut self) {
-        if let Some(mut daemon) = self.daemon.take() {
-            let _ = kill(Pid::from_raw(daemon.id() as i32), Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = daemon.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = killpg(Pid::from_raw(daemon.id() as i32), Signal::SIGKILL);
-            let _ = daemon.wait();
+        if let Some(daemon) = self.daemon.take() {
+            common::stop_daemon(daemon, Duration::from_secs(10));
         }
         // The stub stops when `self._stub` drops.
     }

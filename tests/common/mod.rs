@@ -286,3 +286,22 @@ impl OutputLines {
         self.seen.join("\n")
     }
 }
+
+/// Stop a daemon started by [`spawn_daemon`]: SIGTERM, up to `grace` to exit on its own, then
+/// SIGKILL to its whole process group.
+pub fn stop_daemon(mut child: std::process::Child, grace: std::time::Duration) {
+    use nix::sys::signal::{Signal, kill, killpg};
+    use nix::unistd::Pid;
+
+    let pid = Pid::from_raw(child.id() as i32);
+    let _ = kill(pid, Signal::SIGTERM);
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = killpg(pid, Signal::SIGKILL);
+    let _ = child.wait();
+}

@@ -66,6 +66,8 @@ struct Inner {
     recorder: Recorder,
     cache: PathBuf,
     jobs: Mutex<HashMap<String, Job>>,
+    /// Held for the whole of [`PullJobs::start`].
+    starting: tokio::sync::Mutex<()>,
     closed: std::sync::atomic::AtomicBool,
 }
 
@@ -84,6 +86,7 @@ impl PullJobs {
                 recorder,
                 cache,
                 jobs: Mutex::new(HashMap::new()),
+                starting: tokio::sync::Mutex::new(()),
                 closed: std::sync::atomic::AtomicBool::new(false),
             }),
         }
@@ -104,6 +107,9 @@ impl PullJobs {
         if !crate::models::resolve::is_repo_id(&request.repo) {
             return Err(JobError::NotARepo(request.repo));
         }
+        // Starts run one at a time (they are rare), so no two can race between the check
+        // below and the insert after the row is made.
+        let _starting = self.inner.starting.lock().await;
         {
             let jobs = self.jobs();
             if let Some(job) = jobs.get(&request.repo) {
@@ -121,42 +127,15 @@ impl PullJobs {
         let progress = Arc::new(PullProgress::new());
         let stop = Arc::new(StopSignal::new());
         let (done_sender, done) = tokio::sync::watch::channel(false);
-        // Another request for the same repo may have won the race while the row was made.
-        let raced = {
-            let mut jobs = self.jobs();
-            match jobs.get(&request.repo) {
-                Some(job) => Some(job.id),
-                None => {
-                    jobs.insert(
-                        request.repo.clone(),
-                        Job {
-                            id,
-                            progress: progress.clone(),
-                            stop: stop.clone(),
-                            done,
-                        },
-                    );
-                    None
-                }
-            }
-        };
-        if let Some(existing) = raced {
-            if let Some(id) = id {
-                let store = self.inner.recorder.store.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    store.downloads().finish(
-                        id,
-                        crate::store::DownloadState::Cancelled,
-                        Some("a pull of the same repo was already running"),
-                    )
-                })
-                .await;
-            }
-            return Ok(Started {
-                id: existing,
-                already_running: true,
-            });
-        }
+        self.jobs().insert(
+            request.repo.clone(),
+            Job {
+                id,
+                progress: progress.clone(),
+                stop: stop.clone(),
+                done,
+            },
+        );
         let jobs = self.clone();
         tokio::spawn(async move {
             let result = recorded_pull(

@@ -149,7 +149,7 @@ pub async fn fetch(
         let path = partial_path.clone();
         let expected = file.expected.clone();
         let size = file.size;
-        blocking(move || Partial::open(&path, expected, size)).await??
+        blocking(&partial_path, move || Partial::open(&path, expected, size)).await??
     };
     let resumed_from = partial.len;
     context.progress.add_bytes(partial.len);
@@ -207,7 +207,7 @@ pub async fn fetch(
     }
     let done = partial.file;
     let (from, to) = (partial_path.clone(), blob.clone());
-    blocking(move || {
+    blocking(&partial_path, move || {
         done.sync_all()?;
         drop(done);
         std::fs::rename(&from, &to)
@@ -367,7 +367,8 @@ async fn attempt(
 /// Empty the partial file and forget its bytes.
 async fn restart(partial: Partial, progress: &PullProgress) -> Result<Partial, TransferError> {
     progress.remove_bytes(partial.len);
-    blocking(move || {
+    let path = partial.path.clone();
+    blocking(&path, move || {
         let mut partial = partial;
         partial.truncate()?;
         Ok(partial)
@@ -533,15 +534,16 @@ fn describe(error: &reqwest::Error) -> String {
     text
 }
 
-/// Run blocking file work off the async runtime.
+/// Run blocking work on `path` off the async runtime.
 async fn blocking<T: Send + 'static>(
+    path: &Path,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, TransferError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|error| TransferError::Io {
-            path: PathBuf::new(),
-            action: "run file work",
+            path: path.to_path_buf(),
+            action: "finish its file work",
             source: io::Error::other(error.to_string()),
         })
 }
