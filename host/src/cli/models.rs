@@ -124,7 +124,7 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
             revision,
             cancel,
             json,
-        } => super::pull::pull_command(&repo, Some(&revision), cancel, json),
+        } => super::pull::pull_command(&repo, &revision, cancel, json),
         ModelsCommand::Downloads { json } => super::pull::downloads_command(json),
         ModelsCommand::Search {
             query,

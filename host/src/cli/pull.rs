@@ -44,7 +44,7 @@ const CANCEL_WAIT: Duration = Duration::from_secs(15);
 /// `models pull`.
 pub fn pull_command(
     repo: &str,
-    revision: Option<&str>,
+    revision: &str,
     cancel: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -54,22 +54,15 @@ pub fn pull_command(
     }
     let request = PullRequest {
         repo: repo.to_string(),
-        revision: revision.unwrap_or("main").to_string(),
+        revision: revision.to_string(),
     };
     let style = if json {
         Style::Quiet
     } else {
         Style::for_stderr()
     };
-    let outcome = match Client::connect(&paths) {
-        Ok(client) => match pull_via_daemon(&client, &request, style) {
-            Err(PullFailure::Daemon(ClientError::NotRunning)) => {
-                pull_here_blocking(&paths, settings, &request, style)
-            }
-            other => other,
-        },
-        Err(_) => pull_here_blocking(&paths, settings, &request, style),
-    };
+    let outcome =
+        super::async_runtime()?.block_on(pull_anywhere(&paths, settings, &request, style));
     match outcome {
         Ok(outcome) => {
             if json {
@@ -87,7 +80,7 @@ pub fn pull_command(
     }
 }
 
-/// Pull `repo` (at `main`) for `run` or `profile add`, in the daemon when it runs.
+/// Pull `repo` (at `main`) for `run` or `profile add`.
 pub async fn pull_missing(
     paths: &Paths,
     settings: Settings,
@@ -98,7 +91,18 @@ pub async fn pull_missing(
         revision: "main".to_string(),
     };
     eprintln!("{repo} is not in the cache; pulling it from {}", endpoint());
-    let style = Style::for_stderr();
+    pull_anywhere(paths, settings, &request, Style::for_stderr())
+        .await
+        .map_err(anyhow::Error::from)
+}
+
+/// Pull in the daemon when it runs, else in this process.
+async fn pull_anywhere(
+    paths: &Paths,
+    settings: Settings,
+    request: &PullRequest,
+    style: Style,
+) -> Result<PullOutcome, PullFailure> {
     if let Ok(client) = Client::connect(paths) {
         let watched = {
             let request = request.clone();
@@ -106,13 +110,15 @@ pub async fn pull_missing(
         };
         match watched {
             Ok(Err(PullFailure::Daemon(ClientError::NotRunning))) => {}
-            Ok(result) => return result.map_err(anyhow::Error::from),
-            Err(join_error) => bail!("watching the pull failed: {join_error}"),
+            Ok(result) => return result,
+            Err(join_error) => {
+                return Err(PullFailure::Failed(format!(
+                    "watching the pull failed: {join_error}"
+                )));
+            }
         }
     }
-    pull_here(paths, settings, &request, style)
-        .await
-        .map_err(anyhow::Error::from)
+    pull_here(paths, settings, request, style).await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,16 +133,6 @@ enum PullFailure {
     Setup(#[from] anyhow::Error),
 }
 
-fn pull_here_blocking(
-    paths: &Paths,
-    settings: Settings,
-    request: &PullRequest,
-    style: Style,
-) -> Result<PullOutcome, PullFailure> {
-    let runtime = super::async_runtime()?;
-    runtime.block_on(pull_here(paths, settings, request, style))
-}
-
 /// Run the pull in this process.
 async fn pull_here(
     paths: &Paths,
@@ -145,20 +141,15 @@ async fn pull_here(
     style: Style,
 ) -> Result<PullOutcome, PullFailure> {
     let hub = Hub::from_env().map_err(|error| PullFailure::Failed(error.to_string()))?;
-    let store =
-        Arc::new(Store::open(&db_path(&paths.data_dir)).context("cannot open the state database")?);
-    // Download events go to the notifier plugins, as the daemon's do.
-    let registry = Arc::new(Registry::load(RegistryOptions::for_paths(paths, settings)));
-    let fanout = Arc::new(
-        EventFanout::start(registry, DEFAULT_QUEUE_CAPACITY, None)
-            .context("cannot start the notifier queue")?,
-    );
-    let bus = EventBus::start(store.clone(), Some(fanout.clone()))
-        .context("cannot start the event writer")?;
-    let recorder = Recorder {
-        store,
-        events: Some(bus.clone()),
-        owner: DownloadOwner::Cli,
+    // Opening the database and loading the plugins block (a first run compiles the WASM
+    // plugins): off the async runtime.
+    let setup = {
+        let paths = paths.clone();
+        tokio::task::spawn_blocking(move || recording_setup(&paths, settings)).await
+    };
+    let (recorder, bus, fanout) = match setup {
+        Ok(setup) => setup?,
+        Err(join_error) => return Err(PullFailure::Failed(join_error.to_string())),
     };
     let progress = Arc::new(PullProgress::new());
     let stop = Arc::new(StopSignal::new());
@@ -201,6 +192,29 @@ async fn pull_here(
         Some(StopReason::Interrupt) => PullFailure::Interrupted(error.to_string()),
         _ => PullFailure::Failed(error.to_string()),
     })
+}
+
+/// The database row, event bus and notifier queue of a pull run in this process. Download
+/// events go to the notifier plugins, as the daemon's do.
+fn recording_setup(
+    paths: &Paths,
+    settings: Settings,
+) -> anyhow::Result<(Recorder, EventBus, Arc<EventFanout>)> {
+    let store =
+        Arc::new(Store::open(&db_path(&paths.data_dir)).context("cannot open the state database")?);
+    let registry = Arc::new(Registry::load(RegistryOptions::for_paths(paths, settings)));
+    let fanout = Arc::new(
+        EventFanout::start(registry, DEFAULT_QUEUE_CAPACITY, None)
+            .context("cannot start the notifier queue")?,
+    );
+    let bus = EventBus::start(store.clone(), Some(fanout.clone()))
+        .context("cannot start the event writer")?;
+    let recorder = Recorder {
+        store,
+        events: Some(bus.clone()),
+        owner: DownloadOwner::Cli,
+    };
+    Ok((recorder, bus, fanout))
 }
 
 /// Ask the daemon to pull and show its progress until it ends. Blocking.
