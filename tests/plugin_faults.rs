@@ -178,6 +178,49 @@ fn repeated_failures_disable_the_plugin_and_emit_an_event() {
 }
 
 #[test]
+fn a_success_resets_the_count_of_failures_in_a_row() {
+    for runtime in ["wasm", "lua"] {
+        let dir = tempfile::tempdir().unwrap();
+        install_misbehaving(dir.path(), runtime, "flaky", "");
+        let (registry, events) = registry(dir.path(), settings_with_limit(3));
+        // Two failures, an answer, two failures: never three in a row.
+        for input in ["panic", "panic", "ok", "panic", "panic"] {
+            let answer = registry.detect_error(&tail(input));
+            assert_eq!(answer.is_some(), input == "ok", "{runtime}: {input}");
+        }
+        let info = registry.info("flaky").unwrap();
+        assert_eq!(info.state, PluginState::Loaded, "{runtime}");
+        assert_eq!(info.failures, 4, "{runtime}");
+        assert!(
+            registry.detect_error(&tail("ok")).is_some(),
+            "{runtime}: still answering"
+        );
+        // The third failure in a row after that answer disables it.
+        for _ in 0..3 {
+            assert_eq!(registry.detect_error(&tail("panic")), None);
+        }
+        assert!(
+            matches!(
+                registry.info("flaky").unwrap().state,
+                PluginState::Faulted(_)
+            ),
+            "{runtime}"
+        );
+        assert_eq!(
+            registry.detect_error(&tail("ok")),
+            None,
+            "{runtime}: skipped"
+        );
+        let disabled = events
+            .events()
+            .into_iter()
+            .filter(|event| event.kind == "plugin-disabled")
+            .count();
+        assert_eq!(disabled, 1, "{runtime}");
+    }
+}
+
+#[test]
 fn a_failing_plugin_falls_through_to_the_next_one() {
     let dir = tempfile::tempdir().unwrap();
     install_misbehaving(dir.path(), "wasm", "high", "priority = 50\n");

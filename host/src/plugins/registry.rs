@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -181,7 +182,14 @@ struct LoadedPlugin {
     info: PluginInfo,
     runtime: Mutex<Runtime>,
     health: Mutex<Health>,
+    /// A summary of `health` read without its lock on every call: [`HEALTHY`], [`FAILING`]
+    /// (the last call failed) or [`FAULTED`]. Written only under the `health` lock.
+    status: AtomicU8,
 }
+
+const HEALTHY: u8 = 0;
+const FAILING: u8 = 1;
+const FAULTED: u8 = 2;
 
 /// Every plugin known to this process, loaded or not.
 pub struct Registry {
@@ -293,6 +301,7 @@ impl Registry {
                 info,
                 runtime: Mutex::new(runtime),
                 health: Mutex::new(Health::default()),
+                status: AtomicU8::new(HEALTHY),
             }),
             Err(error) => {
                 // Listed with its reason by `plugins list`; the log only repeats it.
@@ -502,23 +511,33 @@ impl Registry {
         hook: Hook,
         call: impl FnOnce(&mut Runtime) -> Result<T, CallError>,
     ) -> Option<T> {
-        if lock(&plugin.health).faulted.is_some() {
+        // The common case, a healthy plugin answering, takes no lock but the runtime's.
+        if plugin.status.load(Ordering::Acquire) == FAULTED {
             return None;
         }
         let result = {
             let mut runtime = lock(&plugin.runtime);
             call(&mut runtime)
         };
+        if result.is_ok() && plugin.status.load(Ordering::Acquire) == HEALTHY {
+            return result.ok();
+        }
         let mut health = lock(&plugin.health);
+        if health.faulted.is_some() {
+            // Disabled by a concurrent call while this one ran.
+            return None;
+        }
         match result {
             Ok(value) => {
                 health.consecutive = 0;
+                plugin.status.store(HEALTHY, Ordering::Release);
                 Some(value)
             }
             Err(error) => {
                 health.consecutive += 1;
                 health.total += 1;
                 health.last_error = Some(format!("{hook} {error}"));
+                plugin.status.store(FAILING, Ordering::Release);
                 let name = &plugin.info.name;
                 tracing::warn!(
                     plugin = %name,
@@ -533,6 +552,7 @@ impl Registry {
                         health.consecutive
                     );
                     health.faulted = Some(reason.clone());
+                    plugin.status.store(FAULTED, Ordering::Release);
                     drop(health);
                     self.emit_disabled(name, &reason);
                 }
