@@ -532,6 +532,46 @@ fn unknown_repos_and_revisions_get_clear_errors() {
 }
 
 #[test]
+fn a_pull_prints_no_log_noise_from_its_libraries_or_plugins() {
+    // Regression: every CLI pull on a machine without notify-send printed the notifier's
+    // "desktop notification failed" warning, and an unreachable hub printed hf-hub's own
+    // "retry exhausted" ERROR line before mlx-host's error. An empty PATH guarantees that
+    // notify-send is missing here.
+    let hub = Hub::start();
+    let no_programs = tempfile::tempdir().unwrap();
+    // A home of its own: the shared one points the notifier's webhook at the stand-in.
+    let home = tempfile::tempdir().unwrap();
+    let output = hub
+        .command(&["models", "pull", REPO])
+        .env("MLX_HOST_HOME", home.path())
+        .env("PATH", no_programs.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("WARN") && !stderr.contains("ERROR"),
+        "a successful pull logged:\n{stderr}"
+    );
+
+    let output = hub
+        .command(&["models", "pull", "mlx-test/elsewhere"])
+        .env("MLX_HOST_HOME", home.path())
+        .env("HF_ENDPOINT", "http://127.0.0.1:1")
+        .env("PATH", no_programs.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("could not reach the hub"), "{stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "only mlx-host's own error:\n{stderr}"
+    );
+}
+
+#[test]
 fn profile_add_pulls_a_missing_model_and_models_list_shows_it_in_use() {
     let hub = Hub::start();
     let added = hub.cli_ok(&["profile", "add", "tiny", "--model", REPO]);

@@ -269,11 +269,11 @@ end
 -- event.
 local working = { desktop = true, webhook = true }
 
-local function delivered(channel, ok, problem)
+local function delivered(channel, ok, problem, level)
   if ok and not working[channel] then
     host.log("info", channel .. " notifications work again")
   elseif not ok and working[channel] then
-    host.log("warn", ("%s notification failed: %s (logged once until it works again)"):format(channel, problem))
+    host.log(level or "warn", ("%s notification failed: %s (logged once until it works again)"):format(channel, problem))
   end
   working[channel] = ok
 end
@@ -284,8 +284,12 @@ local function send_desktop(title, body)
     return
   end
   local ok, problem = host.notify(title, body)
-  if not ok and problem and problem:find("notify-send", 1, true) then
-    problem = problem .. "; install notify-send (libnotify) or set desktop = \"false\""
+  if not ok and problem and problem:find("cannot run notify-send", 1, true) then
+    -- No notify-send is the normal state of a server, a container or CI, where desktop
+    -- notifications cannot be shown anyway: say so at info level (-v), not as a warning on
+    -- every command that sends an event.
+    delivered("desktop", false, problem .. "; install notify-send (libnotify) to get them, or set desktop = \"false\"", "info")
+    return
   end
   delivered("desktop", ok, problem)
 end

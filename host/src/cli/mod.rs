@@ -101,7 +101,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // hf-hub logs an ERROR line of its own before it gives up on an unreachable hub; the
+        // command's error message already says what happened and what to do.
+        0 => "warn,hf_hub=off",
         1 => "info",
         2 => "debug",
         _ => "trace",
