@@ -1,8 +1,9 @@
 //! `mlx-host run` end to end with a real `mlx_lm.server` (from the venv made by
 //! scripts/setup-python) on the tiny model our generator makes: ready → a chat completion is
 //! answered → Ctrl-C → nothing left running; a broken model folder → a diagnosis; a taken port
-//! → a clear refusal; the server SIGKILLed while ready → a diagnosis. Every process a test
-//! starts is cleaned up by pid / process group.
+//! → a clear refusal; the server SIGKILLed while ready → a diagnosis. `run`'s lifecycle events
+//! are stored (`events` shows and follows them without a daemon) and reach the notifier's
+//! webhook. Every process a test starts is cleaned up by pid / process group.
 
 mod common;
 
@@ -22,7 +23,11 @@ struct RunningHost {
 
 impl RunningHost {
     fn start(args: &[&str]) -> RunningHost {
-        let home = tempfile::tempdir().unwrap();
+        RunningHost::start_in(tempfile::tempdir().unwrap(), args)
+    }
+
+    /// `run` with `home` as its MLX_HOST_HOME.
+    fn start_in(home: tempfile::TempDir, args: &[&str]) -> RunningHost {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mlx-host"))
             .arg("run")
             .args(args)
@@ -103,6 +108,67 @@ fn parse_server_pid(line: &str) -> Option<i32> {
     rest.split(')').next()?.parse().ok()
 }
 
+/// A home whose built-in notifier posts every event to `hub`'s webhook (the stand-in logs it).
+fn home_with_webhook(hub: &common::HubStub) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/settings.toml"),
+        format!(
+            "[plugin-config.notifier]\ndesktop = \"false\"\nwebhook = \"{}/webhook\"\nevents = \"all\"\nmin-interval-ms = \"0\"\n",
+            hub.endpoint
+        ),
+    )
+    .unwrap();
+    home
+}
+
+/// The events the notifier posted to the stand-in's webhook: (kind, subject).
+fn webhook_events(hub: &common::HubStub) -> Vec<(String, String)> {
+    let text = ureq::get(&format!("{}/_stub/requests", hub.endpoint))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let log: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    log.iter()
+        .filter(|request| request["method"] == "POST" && request["path"] == "/webhook")
+        .filter_map(|request| {
+            let body: serde_json::Value = serde_json::from_str(request["body"].as_str()?).ok()?;
+            Some((
+                body["kind"].as_str()?.into(),
+                body["subject"].as_str()?.into(),
+            ))
+        })
+        .collect()
+}
+
+/// `mlx-host events --json` in `home` (no daemon runs: it reads the database).
+fn stored_events(home: &std::path::Path) -> Vec<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_mlx-host"))
+        .args(["events", "--json"])
+        .env("MLX_HOST_HOME", home)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn kinds(events: &[serde_json::Value]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|event| event["kind"].as_str())
+        .collect()
+}
+
 fn process_exists(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok()
 }
@@ -125,7 +191,20 @@ fn chat(base: &str) -> serde_json::Value {
 
 #[test]
 fn run_serves_the_demo_model_answers_and_stops_cleanly() {
-    let mut host = RunningHost::start(&[]);
+    let hub = common::HubStub::start(&[]);
+    let home = home_with_webhook(&hub);
+    let home_path = home.path().to_path_buf();
+    // A follower started before the run, with no daemon: it polls the database.
+    let mut follower_child = Command::new(env!("CARGO_BIN_EXE_mlx-host"))
+        .args(["events", "-f", "--json"])
+        .env("MLX_HOST_HOME", &home_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut follower = common::OutputLines::attach(&mut follower_child);
+    let mut host = RunningHost::start_in(home, &[]);
     let url_line = host.wait_for("OpenAI base URL", Duration::from_secs(240));
     let server_pid = host.server_pid.expect("the server pid was printed");
     assert!(process_exists(server_pid));
@@ -135,6 +214,11 @@ fn run_serves_the_demo_model_answers_and_stops_cleanly() {
         "{answer}"
     );
 
+    let ready = follower.wait_for("\"kind\":\"ready\"", Duration::from_secs(10));
+    assert!(ready.contains("\"subject\":\"demo-tiny-llama\""), "{ready}");
+    let _ = follower_child.kill();
+    let _ = follower_child.wait();
+
     host.interrupt();
     let (code, output) = host.wait_exit(Duration::from_secs(30));
     assert_eq!(code, 0, "{output}");
@@ -143,6 +227,23 @@ fn run_serves_the_demo_model_answers_and_stops_cleanly() {
         !process_exists(server_pid),
         "the server (pid {server_pid}) is still running"
     );
+
+    let events = stored_events(&home_path);
+    assert_eq!(
+        kinds(&events),
+        ["starting", "ready", "stopped"],
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|event| event["subject"] == "demo-tiny-llama"),
+        "{events:?}"
+    );
+    // `run` waits for the notifier before it exits, so the webhook already has them all.
+    let posted = webhook_events(&hub);
+    let posted_kinds: Vec<&str> = posted.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(posted_kinds, ["starting", "ready", "stopped"], "{posted:?}");
 }
 
 #[test]
@@ -162,7 +263,9 @@ fn a_broken_model_folder_fails_with_a_diagnosis() {
     let bytes = std::fs::read(&weights).unwrap();
     std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
 
-    let mut host = RunningHost::start(&[model.to_str().unwrap()]);
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_path_buf();
+    let mut host = RunningHost::start_in(home, &[model.to_str().unwrap()]);
     let (code, output) = host.wait_exit(Duration::from_secs(120));
     assert_eq!(code, 1, "{output}");
     assert!(
@@ -171,6 +274,13 @@ fn a_broken_model_folder_fails_with_a_diagnosis() {
     );
     assert!(output.contains("corrupt_weights"), "{output}");
     assert!(output.contains("hint:"), "{output}");
+    let events = stored_events(&home_path);
+    assert_eq!(kinds(&events), ["starting", "start-failed"], "{events:?}");
+    assert_eq!(events[1]["subject"], "broken", "{events:?}");
+    assert_eq!(
+        events[1]["diagnosis"]["category"], "corrupt_weights",
+        "{events:?}"
+    );
     if let Some(pid) = host.server_pid {
         assert!(
             !process_exists(pid),
@@ -206,7 +316,9 @@ fn a_missing_model_folder_is_a_clear_error() {
 
 #[test]
 fn a_server_killed_while_ready_is_diagnosed() {
-    let mut host = RunningHost::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_path_buf();
+    let mut host = RunningHost::start_in(home, &[]);
     host.wait_for("OpenAI base URL", Duration::from_secs(240));
     let server_pid = host.server_pid.expect("the server pid was printed");
     kill(Pid::from_raw(server_pid), Signal::SIGKILL).unwrap();
@@ -218,4 +330,12 @@ fn a_server_killed_while_ready_is_diagnosed() {
     );
     assert!(output.contains("killed"), "{output}");
     assert!(!process_exists(server_pid));
+
+    let events = stored_events(&home_path);
+    assert_eq!(
+        kinds(&events),
+        ["starting", "ready", "crashed"],
+        "{events:?}"
+    );
+    assert_eq!(events[2]["diagnosis"]["category"], "killed", "{events:?}");
 }

@@ -8,6 +8,7 @@ mod plugins;
 mod profile;
 mod pull;
 mod run;
+mod run_events;
 mod runtime;
 mod servers;
 
@@ -52,7 +53,8 @@ enum Command {
     Ps(servers::PsArgs),
     /// Show a profile's server log.
     Logs(servers::LogsArgs),
-    /// Show lifecycle events.
+    /// Show lifecycle events (of the daemon's servers, `run` and pulls; works without the
+    /// daemon too).
     Events(servers::EventsArgs),
     /// Models: list the local cache, search the hub, inspect, remove.
     #[command(subcommand)]

@@ -2,7 +2,8 @@
 //! generate the tiny demo model), find the server, plan its command line through the
 //! `launch-options` plugins, pre-check the port, start it, show progress until it really
 //! answers, print the OpenAI base URL and a curl to paste, then supervise until Ctrl-C and stop
-//! it gracefully. A failure prints the diagnosis from the `detect-error` plugins.
+//! it gracefully. A failure prints the diagnosis from the `detect-error` plugins. Lifecycle
+//! events go to the event log and the notifier plugins, as the daemon's do (`run_events`).
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::TcpListener;
@@ -23,6 +24,9 @@ use crate::runtimes::{
     executable_name, find_executable, package_name, python_next_to, search_dirs,
 };
 use crate::supervisor::diagnosis::Diagnosed;
+use mlx_host_plugin_api::types::{ExitStatus, Severity};
+
+use super::run_events::RunEvents;
 use crate::supervisor::launch::{LaunchInput, plan};
 use crate::supervisor::logtail::{DEFAULT_TAIL_LINES, LogTail};
 use crate::supervisor::process::ServerProcess;
@@ -64,13 +68,17 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (paths, settings) = super::load_environment()?;
     let registry = Arc::new(Registry::load(RegistryOptions::for_paths(&paths, settings)));
-    super::async_runtime()?.block_on(run_async(args, paths, registry))
+    let mut events = RunEvents::start(&paths, registry.clone());
+    let outcome = super::async_runtime()?.block_on(run_async(args, paths, registry, &mut events));
+    events.finish();
+    outcome
 }
 
 async fn run_async(
     args: RunArgs,
     paths: Paths,
     registry: Arc<Registry>,
+    events: &mut RunEvents,
 ) -> anyhow::Result<ExitCode> {
     let program = executable_name(&args.server)
         .ok_or_else(|| anyhow!("unknown server kind {}", args.server))?;
@@ -131,6 +139,8 @@ async fn run_async(
         None => progress(&format!("model: {}", model.server_argument())),
     }
 
+    events.set_model(&model);
+    let name = events.subject().to_string();
     let log_file = paths
         .logs_dir
         .join("run")
@@ -138,7 +148,24 @@ async fn run_async(
     let tail = LogTail::new(DEFAULT_TAIL_LINES, Some(&log_file))
         .with_context(|| format!("cannot create the log file {}", log_file.display()))?;
     let started = Instant::now();
-    let mut process = ServerProcess::spawn(&launch.spec, &tail)?;
+    events.emit(
+        "starting",
+        format!("starting {name} with {program} on {host}:{port}"),
+        None,
+    );
+    let mut process = match ServerProcess::spawn(&launch.spec, &tail) {
+        Ok(process) => process,
+        Err(error) => {
+            let diagnosed = Diagnosed::by_host(
+                "environment_error",
+                Severity::Error,
+                error.to_string(),
+                "Check the server's installation (`mlx-host runtime list`).".into(),
+            );
+            events.emit("start-failed", diagnosed.summary.clone(), Some(&diagnosed));
+            return Err(error.into());
+        }
+    };
     progress(&format!(
         "starting {program} (pid {}) on {host}:{port}; log: {}",
         process.pid(),
@@ -161,18 +188,36 @@ async fn run_async(
                 "stopped before it was ready ({})",
                 describe_exit(status)
             ));
+            events.emit(
+                "stopped",
+                format!("{name} stopped before it was ready"),
+                None,
+            );
             return Ok(ExitCode::from(130));
         }
         StartOutcome::Failed(diagnosed) => {
             process.stop(STOP_GRACE).await;
+            events.emit(
+                "start-failed",
+                format!(
+                    "{name} failed to start: {}: {}",
+                    diagnosed.category, diagnosed.summary
+                ),
+                Some(&diagnosed),
+            );
             print_failure("the server failed to start", &diagnosed, &log_file);
             return Ok(ExitCode::FAILURE);
         }
     }
     let base = format!("http://{host}:{port}/v1");
+    let ready_after = started.elapsed().as_secs_f64();
+    events.emit(
+        "ready",
+        format!("{name} is ready on {base} ({ready_after:.1} s)"),
+        None,
+    );
     println!(
-        "ready in {:.1} s: {program} (pid {}) serving {}",
-        started.elapsed().as_secs_f64(),
+        "ready in {ready_after:.1} s: {program} (pid {}) serving {}",
         process.pid(),
         model.server_argument()
     );
@@ -186,12 +231,22 @@ async fn run_async(
     tokio::select! {
         status = process.wait() => {
             let diagnosed = diagnose_off_runtime(&registry, &args.server, tail.lines(), status).await;
+            if matches!(status, ExitStatus::Exited { code: 0 }) && !diagnosed.is_failure() {
+                events.emit("stopped", format!("{name} exited on its own ({})", describe_exit(status)), None);
+            } else {
+                events.emit(
+                    "crashed",
+                    format!("{name} crashed ({}): {}: {}", describe_exit(status), diagnosed.category, diagnosed.summary),
+                    Some(&diagnosed),
+                );
+            }
             print_failure(&format!("the server exited ({})", describe_exit(status)), &diagnosed, &log_file);
             Ok(ExitCode::FAILURE)
         }
         _ = shutdown_signal() => {
             progress("stopping");
             let status = process.stop(STOP_GRACE).await;
+            events.emit("stopped", format!("{name} stopped ({})", describe_exit(status)), None);
             println!("stopped ({})", describe_exit(status));
             Ok(ExitCode::SUCCESS)
         }

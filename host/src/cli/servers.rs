@@ -3,12 +3,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::Value;
 
-use crate::api::client::Client;
+use crate::api::client::{Client, ClientError};
 use crate::api::server::PsEntry;
+use crate::paths::Paths;
+use crate::store::{EventRecord, Store, db_path};
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -223,8 +225,18 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
-    let client = client()?;
-    let latest: Vec<Value> = client.get(&format!("/v1/events?limit={}", args.limit))?;
+    let (paths, _) = super::load_environment()?;
+    let from_daemon = Client::connect(&paths).and_then(|client| {
+        let latest: Vec<Value> = client.get(&format!("/v1/events?limit={}", args.limit))?;
+        Ok((client, latest))
+    });
+    let (client, latest) = match from_daemon {
+        Ok(answer) => answer,
+        // Events of `mlx-host run` and of CLI pulls are stored without a daemon: read them
+        // from the database directly.
+        Err(ClientError::NotRunning) => return events_from_store(&paths, &args),
+        Err(error) => return Err(error.into()),
+    };
     for event in &latest {
         print_event(event, args.json);
     }
@@ -236,6 +248,44 @@ pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
         bail!("the daemon closed the event stream");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often `events --follow` looks for new events in the database when no daemon runs.
+const STORE_FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+
+/// `events` without a daemon: the stored events, and with `--follow` new ones as other
+/// processes (`run`, a pull, a daemon started later) write them.
+fn events_from_store(paths: &Paths, args: &EventsArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&db_path(&paths.data_dir)).context("cannot open the state database")?;
+    let shown = print_records(store.events().latest(args.limit)?, args.json)?;
+    if !args.follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Follow from the newest stored event (the newest shown, or the newest at all with -n 0).
+    let mut last_id = match shown {
+        Some(id) => id,
+        None => store
+            .events()
+            .latest(1)?
+            .first()
+            .map_or(0, |record| record.id),
+    };
+    loop {
+        std::thread::sleep(STORE_FOLLOW_INTERVAL);
+        if let Some(id) = print_records(store.events().after(last_id, 1000)?, args.json)? {
+            last_id = id;
+        }
+    }
+}
+
+/// Print stored events; the id of the last one.
+fn print_records(records: Vec<EventRecord>, json: bool) -> anyhow::Result<Option<i64>> {
+    let mut last = None;
+    for record in records {
+        print_event(&serde_json::to_value(&record)?, json);
+        last = Some(record.id);
+    }
+    Ok(last)
 }
 
 fn print_event(event: &Value, json: bool) {
