@@ -4,6 +4,7 @@
 //! timeout. Every failure comes back with a diagnosis.
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,13 @@ use crate::plugins::Registry;
 
 /// How often the log is re-read for a fatal error while waiting.
 const LOG_CHECK_INTERVAL: Duration = Duration::from_millis(250);
-/// Pause between probes that found nothing listening.
+/// Pause after a probe that something answered without a completion (a 503 while loading):
+/// each probe is a request the server logs, so not more often than this.
 const PROBE_PAUSE: Duration = Duration::from_millis(100);
+/// How often the port is tried while nothing listens on it. A refused connect costs a few
+/// microseconds and reaches no server log, so the first probe goes out within this of the
+/// server's bind.
+const LISTEN_POLL: Duration = Duration::from_millis(5);
 
 /// How a start ended.
 #[derive(Debug)]
@@ -49,7 +55,10 @@ pub async fn wait_until_ready(
     let mut last_probe = String::from("nothing listening yet");
     tokio::pin!(cancel);
     loop {
-        let probe = probe_completion(watch.host, watch.port);
+        let probe = async {
+            wait_for_listener(watch.host, watch.port).await;
+            probe_completion(watch.host, watch.port).await
+        };
         tokio::pin!(probe);
         let mut log_check = tokio::time::interval(LOG_CHECK_INTERVAL);
         loop {
@@ -57,8 +66,12 @@ pub async fn wait_until_ready(
                 result = &mut probe => {
                     match result {
                         Probe::Ready => return StartOutcome::Ready,
+                        // Gone again between the connect and the probe: watch the port again.
                         Probe::NotListening => {}
-                        Probe::NotReady(detail) => last_probe = detail,
+                        Probe::NotReady(detail) => {
+                            last_probe = detail;
+                            tokio::time::sleep(PROBE_PAUSE).await;
+                        }
                     }
                     break;
                 }
@@ -87,7 +100,25 @@ pub async fn wait_until_ready(
                 }
             }
         }
-        tokio::time::sleep(PROBE_PAUSE).await;
+    }
+}
+
+/// Return once something accepts connections on `host:port` (at once if the host name does not
+/// resolve: the probe then reports it).
+async fn wait_for_listener(host: &str, port: u16) {
+    // Resolve once, not on every poll (a name would take a blocking lookup each time).
+    let address = match host.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port),
+        Err(_) => match tokio::net::lookup_host((host, port)).await {
+            Ok(mut addresses) => match addresses.next() {
+                Some(address) => address,
+                None => return,
+            },
+            Err(_) => return,
+        },
+    };
+    while tokio::net::TcpStream::connect(address).await.is_err() {
+        tokio::time::sleep(LISTEN_POLL).await;
     }
 }
 
