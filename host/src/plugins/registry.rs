@@ -259,6 +259,9 @@ impl Registry {
         }
         if let Some(Ok(runtime)) = &wasm {
             registry.wasm_stats = runtime.stats();
+            if registry.wasm_stats.compiled > 0 {
+                release_compiler_memory();
+            }
         }
         registry.loaded.sort_by(|a, b| {
             b.info
@@ -586,6 +589,18 @@ impl LoadedPlugin {
             info.state = PluginState::Faulted(reason.clone());
         }
         info
+    }
+}
+
+/// Hand the heap Cranelift used back to the OS. Compiling runs on several threads, each with
+/// its own glibc arena, and glibc keeps freed arena memory: without this, a daemon whose first
+/// start compiled the plugins kept about 13 MiB more for its whole life than one that loaded
+/// them from the cache.
+fn release_compiler_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the OS; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
