@@ -474,6 +474,16 @@ fn a_pull_in_the_daemon_outlives_the_cli_and_can_be_cancelled() {
     assert_eq!(running["owner"], "daemon", "{running}");
     hub.wait_for_partial_file(0);
 
+    // Another revision of the repo is refused while this pull runs, not answered with it.
+    let other = hub.cli(&["models", "pull", REPO, "--revision", "v2"]);
+    assert!(!other.status.success());
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        stderr.contains("is already being pulled at revision `main`")
+            && stderr.contains("models pull --cancel"),
+        "{stderr}"
+    );
+
     let cancelled = hub.cli_ok(&["models", "pull", "--cancel", REPO]);
     assert!(cancelled.contains("cancelled the pull of"), "{cancelled}");
     hub.wait_for_download_state("cancelled", Duration::from_secs(10));

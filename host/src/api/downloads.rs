@@ -69,6 +69,7 @@ impl IntoResponse for JobError {
             JobError::TooMany => StatusCode::TOO_MANY_REQUESTS,
             JobError::NotARepo(_) | JobError::Hub(_) => StatusCode::BAD_REQUEST,
             JobError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            JobError::OtherRevisionRunning { .. } => StatusCode::CONFLICT,
         };
         error(status, self.to_string())
     }

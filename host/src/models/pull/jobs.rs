@@ -1,6 +1,7 @@
 //! The daemon's pulls: each runs as a task of the daemon (so it survives the CLI that asked for
 //! it), at most [`MAX_PULLS`] at once and one per repo (asking again for a repo being pulled
-//! returns the running pull). The API reads live progress from here and cancels through here;
+//! returns the running pull; asking for another revision of it is refused until it ends, since
+//! both would share the repo's blobs and locks). The API reads live progress from here and cancels through here;
 //! daemon shutdown interrupts them (partial files kept), and a new daemon resumes the pulls an
 //! old one left interrupted.
 
@@ -46,11 +47,21 @@ pub enum JobError {
     Hub(#[from] HubError),
     #[error("the daemon is shutting down")]
     ShuttingDown,
+    #[error(
+        "{repo} is already being pulled at revision `{running}`; pull `{requested}` after it finishes, or stop it first with `mlx-host models pull --cancel {repo}`"
+    )]
+    OtherRevisionRunning {
+        repo: String,
+        running: String,
+        requested: String,
+    },
 }
 
 struct Job {
     /// The `downloads` row, when the database could record it.
     id: Option<i64>,
+    /// The revision asked for.
+    revision: String,
     progress: Arc<PullProgress>,
     stop: Arc<StopSignal>,
     done: tokio::sync::watch::Receiver<bool>,
@@ -113,6 +124,13 @@ impl PullJobs {
         {
             let jobs = self.jobs();
             if let Some(job) = jobs.get(&request.repo) {
+                if job.revision != request.revision {
+                    return Err(JobError::OtherRevisionRunning {
+                        repo: request.repo,
+                        running: job.revision.clone(),
+                        requested: request.revision,
+                    });
+                }
                 return Ok(Started {
                     id: job.id,
                     already_running: true,
@@ -131,6 +149,7 @@ impl PullJobs {
             request.repo.clone(),
             Job {
                 id,
+                revision: request.revision.clone(),
                 progress: progress.clone(),
                 stop: stop.clone(),
                 done,
