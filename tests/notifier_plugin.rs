@@ -97,6 +97,7 @@ struct Request {
 /// A webhook on 127.0.0.1 that records every POST and answers `status`. It stops when dropped
 /// (or after a minute, whichever comes first) and joins its thread.
 struct WebhookServer {
+    ip: &'static str,
     port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
     stop: Arc<AtomicBool>,
@@ -105,7 +106,12 @@ struct WebhookServer {
 
 impl WebhookServer {
     fn start(status: u16) -> WebhookServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        WebhookServer::start_on("127.0.0.1", status)
+    }
+
+    /// The same on another loopback address (Linux routes all of 127.0.0.0/8 to `lo`).
+    fn start_on(ip: &'static str, status: u16) -> WebhookServer {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -124,6 +130,7 @@ impl WebhookServer {
             }
         });
         WebhookServer {
+            ip,
             port,
             requests,
             stop,
@@ -132,7 +139,7 @@ impl WebhookServer {
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/hook", self.port)
+        format!("http://{}:{}/hook", self.ip, self.port)
     }
 
     fn requests(&self) -> Vec<Request> {
@@ -413,6 +420,40 @@ fn a_missing_notify_send_or_a_dead_webhook_never_fails_the_plugin() {
             "{logs}"
         );
     }
+}
+
+#[test]
+fn settings_can_allow_the_notifier_another_webhook_host() {
+    // 127.0.0.2 is not in the notifier's plugin.toml allowed-hosts (127.0.0.1 and localhost are).
+    let server = WebhookServer::start_on("127.0.0.2", 200);
+    let url = server.url();
+    let config = [
+        ("desktop", "false"),
+        ("webhook", url.as_str()),
+        ("min-interval-ms", "0"),
+    ];
+
+    let (_dir, registry, captured) = notifier(settings(&config));
+    let ((), logs) = common::capture_logs(|| send(&registry, &event("crashed", "qwen3-8b", T0)));
+    assert!(server.requests().is_empty());
+    assert!(
+        logs.contains("not in plugin `notifier`'s allowed-hosts")
+            && logs.contains("[plugins.allowed-hosts]"),
+        "the refusal says how to allow the host:\n{logs}"
+    );
+    assert_never_failed(&registry, &captured);
+
+    let mut allowed = settings(&config);
+    allowed
+        .plugins
+        .allowed_hosts
+        .insert("notifier".into(), vec!["127.0.0.2".into()]);
+    let (_dir, registry, captured) = notifier(allowed);
+    send(&registry, &event("crashed", "qwen3-8b", T0));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].body["kind"], "crashed");
+    assert_never_failed(&registry, &captured);
 }
 
 #[test]

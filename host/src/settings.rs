@@ -11,6 +11,9 @@
 //! [plugins.grants]            # capabilities granted to user plugins (built-ins are trusted)
 //! my-notifier = ["notify", "http"]
 //!
+//! [plugins.allowed-hosts]     # more hosts a plugin's http capability may POST to, added to
+//! notifier = ["ntfy.sh"]      # those its plugin.toml lists (`*.example.com` for subdomains)
+//!
 //! [plugin-config.my-notifier] # overrides the plugin's own [config] table
 //! webhook = "https://hooks.slack.com/services/..."
 //! ```
@@ -47,6 +50,8 @@ pub struct PluginSettings {
     pub disabled: Vec<String>,
     #[serde(default)]
     pub grants: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub allowed_hosts: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for PluginSettings {
@@ -56,6 +61,7 @@ impl Default for PluginSettings {
             failure_limit: DEFAULT_FAILURE_LIMIT,
             disabled: Vec::new(),
             grants: BTreeMap::new(),
+            allowed_hosts: BTreeMap::new(),
         }
     }
 }
@@ -108,6 +114,19 @@ impl Settings {
                 message: "plugins.failure-limit must be at least 1".to_string(),
             });
         }
+        for (plugin, hosts) in &settings.plugins.allowed_hosts {
+            if let Some(host) = hosts
+                .iter()
+                .find(|host| host.is_empty() || host.contains(['/', ':', ' ']))
+            {
+                return Err(SettingsError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "plugins.allowed-hosts.{plugin} contains `{host}`; give bare host names such as ntfy.sh or *.example.com (no scheme, port or path)"
+                    ),
+                });
+            }
+        }
         Ok(settings)
     }
 
@@ -119,6 +138,15 @@ impl Settings {
     pub fn grants(&self, plugin: &str) -> &[String] {
         self.plugins
             .grants
+            .get(plugin)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Hosts the user allows `plugin`'s http capability to reach besides its manifest's.
+    pub fn extra_allowed_hosts(&self, plugin: &str) -> &[String] {
+        self.plugins
+            .allowed_hosts
             .get(plugin)
             .map(Vec::as_slice)
             .unwrap_or(&[])
@@ -297,6 +325,32 @@ mod tests {
         );
         set_grants(&path, "hooky", &["http".into()], false).unwrap();
         assert_eq!(Settings::load(&path).unwrap().grants("hooky"), ["notify"]);
+    }
+
+    #[test]
+    fn allowed_hosts_are_read_and_checked() {
+        let path = Path::new("settings.toml");
+        let settings = Settings::parse(
+            "[plugins.allowed-hosts]\nnotifier = [\"ntfy.sh\", \"*.example.com\"]\n",
+            path,
+        )
+        .unwrap();
+        assert_eq!(
+            settings.extra_allowed_hosts("notifier"),
+            ["ntfy.sh", "*.example.com"]
+        );
+        assert!(settings.extra_allowed_hosts("other").is_empty());
+
+        let error = Settings::parse(
+            "[plugins.allowed-hosts]\nnotifier = [\"https://ntfy.sh/topic\"]\n",
+            path,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("plugins.allowed-hosts.notifier") && error.contains("bare host names"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -120,9 +120,10 @@ impl HostApi {
         let host = uri.host().unwrap_or_default();
         if !allowed.iter().any(|pattern| host_matches(pattern, host)) {
             return Err(format!(
-                "host `{host}` is not in plugin `{}`'s allowed-hosts ({})",
+                "host `{host}` is not in plugin `{}`'s allowed-hosts ({}); to allow it, add it in settings.toml under [plugins.allowed-hosts] as {} = [\"{host}\"]",
                 self.plugin,
-                allowed.join(", ")
+                allowed.join(", "),
+                self.plugin
             ));
         }
         if body.len() > MAX_HTTP_BODY {

@@ -700,14 +700,23 @@ fn granted_api(
             missing.join(", ")
         )));
     }
+    let extra_hosts = settings.extra_allowed_hosts(name);
+    let allowed_hosts = capabilities.http.as_ref().map(|http| {
+        let mut hosts = http.allowed_hosts.clone();
+        hosts.extend(extra_hosts.iter().cloned());
+        hosts
+    });
+    if allowed_hosts.is_none() && !extra_hosts.is_empty() {
+        tracing::warn!(
+            plugin = %name,
+            "settings list plugins.allowed-hosts for `{name}`, but it does not declare the http capability; they have no effect"
+        );
+    }
     Ok(HostApi::new(
         name,
         config,
         capabilities.notify,
-        capabilities
-            .http
-            .as_ref()
-            .map(|http| http.allowed_hosts.clone()),
+        allowed_hosts,
     ))
 }
 
