@@ -33,6 +33,7 @@ fn options(settings: Settings) -> RegistryOptions {
         settings,
         component_cache: None,
         events: None,
+        side_effects: Default::default(),
     }
 }
 

@@ -507,6 +507,7 @@ fn the_builtin_copy_loads_trusted_and_posts_without_grants() {
         settings,
         component_cache: None,
         events: None,
+        side_effects: Default::default(),
     };
     let registry = Registry::from_candidates(candidates, &options);
     let info = registry.info("notifier").unwrap();

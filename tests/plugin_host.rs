@@ -20,6 +20,7 @@ fn builtin_options(cache: Option<std::path::PathBuf>) -> RegistryOptions {
         settings: Settings::default(),
         component_cache: cache,
         events: None,
+        side_effects: Default::default(),
     }
 }
 

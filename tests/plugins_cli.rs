@@ -378,6 +378,61 @@ fn every_first_party_lua_plugin_passes_check_with_its_own_cases() {
     );
 }
 
+#[test]
+fn check_runs_test_cases_without_notifying_or_posting() {
+    // Regression: a plugin's test cases sent real desktop notifications and real POSTs during
+    // `plugins check`. A listener stands where the plugin posts; it must see no connection.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let home = Home::new();
+    let folder = home.dir.path().join("poster");
+    std::fs::create_dir_all(folder.join("tests")).unwrap();
+    std::fs::write(
+        folder.join("plugin.toml"),
+        "name = \"poster\"\nversion = \"0.1.0\"\napi = \"1.0\"\nkind = \"lua\"\nentry = \"init.lua\"\nhooks = [\"on-event\"]\n\n[capabilities]\nnotify = true\nhttp = { allowed-hosts = [\"127.0.0.1\"] }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("init.lua"),
+        format!(
+            r#"local M = {{}}
+function M.on_event(event)
+  local status, problem = host.http_post("http://127.0.0.1:{port}/hook", "application/json", host.json.encode({{ kind = event.kind }}))
+  if status ~= 200 then error("post failed: " .. tostring(problem)) end
+  local ok, why = host.notify("poster: " .. event.kind, event.message)
+  if not ok then error("notify failed: " .. tostring(why)) end
+end
+return M
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("tests/crashed.json"),
+        r#"{ "hook": "on-event", "input": { "kind": "crashed", "subject": "qwen", "message": "it crashed", "timestamp_ms": 1 }, "expect": null }"#,
+    )
+    .unwrap();
+
+    let out = home.run_ok(&["plugins", "check", folder.to_str().unwrap()]);
+    assert!(
+        out.starts_with("ok:") && out.contains("1 test case(s) passed"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("would have sent (not sent during a check): POST http://127.0.0.1:{port}/hook (application/json, 18 bytes)")),
+        "{out}"
+    );
+    assert!(
+        out.contains("would have sent (not sent during a check): desktop notification \"poster: crashed\": \"it crashed\""),
+        "{out}"
+    );
+    match listener.accept() {
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the check posted for real: {other:?}"),
+    }
+}
+
 /// Regression: `mlx-host plugins list | head` panicked with "failed printing to stdout: Broken
 /// pipe"; a report command now ends quietly when its reader goes away.
 #[test]

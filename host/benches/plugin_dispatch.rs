@@ -244,6 +244,7 @@ impl OnePlugin {
             settings: Settings::default(),
             component_cache: None,
             events: None,
+            side_effects: Default::default(),
         });
         let plugin = OnePlugin {
             name,
@@ -436,6 +437,7 @@ fn builtin_options(cache: &Path) -> RegistryOptions {
         settings: Settings::default(),
         component_cache: Some(cache.to_path_buf()),
         events: None,
+        side_effects: Default::default(),
     }
 }
 

@@ -84,6 +84,7 @@ pub fn registry(dir: &Path, settings: Settings) -> (Registry, Captured) {
         settings,
         component_cache: None,
         events: Some(Arc::new(move |event| sink.lock().unwrap().push(event))),
+        side_effects: Default::default(),
     };
     (Registry::load(options), captured)
 }

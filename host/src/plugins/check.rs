@@ -12,7 +12,9 @@
 //! ```
 //!
 //! `expect` is compared as JSON (`null` = "no opinion"). A single `.lua` file is checked as a
-//! user hook.
+//! user hook. Test cases run with `notify` and `http` recorded, not performed (allowed-hosts and
+//! sizes are still checked): what a case would have sent is listed in the report's notes. Native
+//! plugins are plain machine code, so their test cases really run.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +22,7 @@ use mlx_host_plugin_api::{Hook, PluginKind};
 use serde::{Deserialize, Serialize};
 
 use super::discover::{Payload, read_plugin_folder, read_single_lua_file};
+use super::host_api::{EffectLog, SideEffects};
 use super::registry::{PluginState, Registry, RegistryOptions};
 use super::wasm::{WasmRuntime, exported_hooks, imported_interfaces};
 use crate::settings::Settings;
@@ -134,12 +137,14 @@ pub fn check_plugin(path: &Path, settings: &Settings) -> CheckReport {
                 .collect(),
         );
     }
+    let effects = EffectLog::default();
     let options = RegistryOptions {
         builtins: false,
         user_dirs: Vec::new(),
         settings,
         component_cache: None,
         events: None,
+        side_effects: SideEffects::Recorded(effects.clone()),
     };
     let name = candidate.name.clone();
     let registry = Registry::from_candidates(vec![Ok(candidate)], &options);
@@ -155,7 +160,7 @@ pub fn check_plugin(path: &Path, settings: &Settings) -> CheckReport {
     }
     report.hooks = info.hooks.clone();
     if path.is_dir() {
-        run_test_cases(&registry, &name, &path.join("tests"), &mut report);
+        run_test_cases(&registry, &name, &path.join("tests"), &effects, &mut report);
     }
     report
 }
@@ -254,7 +259,13 @@ fn inspect_lua_capabilities(source: &str, capabilities: &[&str], report: &mut Ch
     }
 }
 
-fn run_test_cases(registry: &Registry, name: &str, tests_dir: &Path, report: &mut CheckReport) {
+fn run_test_cases(
+    registry: &Registry,
+    name: &str,
+    tests_dir: &Path,
+    effects: &EffectLog,
+    report: &mut CheckReport,
+) {
     let Ok(entries) = std::fs::read_dir(tests_dir) else {
         report.notes.push(
             "no tests/ folder: add tests/*.json cases so `plugins check` can run them".into(),
@@ -281,7 +292,13 @@ fn run_test_cases(registry: &Registry, name: &str, tests_dir: &Path, report: &mu
                 continue;
             }
         };
-        match registry.invoke_json(name, case.hook, case.input) {
+        let result = registry.invoke_json(name, case.hook, case.input);
+        for effect in effects.take() {
+            report.notes.push(format!(
+                "test case {label} would have sent (not sent during a check): {effect}"
+            ));
+        }
+        match result {
             Ok(answer) if answer == case.expect => report.cases_passed += 1,
             Ok(answer) => {
                 report.cases_failed += 1;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Longest log message a plugin may write in one call, in bytes.
@@ -36,6 +36,47 @@ impl LogLevel {
     }
 }
 
+/// What `notify` and `http` calls do.
+#[derive(Debug, Clone, Default)]
+pub enum SideEffects {
+    /// Show the notification, send the request.
+    #[default]
+    Real,
+    /// Check everything a real call checks, then only write down what would have been done
+    /// and answer as if it succeeded (HTTP 200): `plugins check` runs a plugin's test cases
+    /// this way, so checking a plugin never notifies anyone or posts anywhere.
+    Recorded(EffectLog),
+}
+
+/// The calls a plugin made under [`SideEffects::Recorded`], oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct EffectLog(Arc<Mutex<Vec<String>>>);
+
+/// Entries an [`EffectLog`] keeps; later ones are counted in the last entry.
+const MAX_RECORDED_EFFECTS: usize = 50;
+
+impl EffectLog {
+    fn record(&self, what: String) {
+        let mut log = match self.0.lock() {
+            Ok(log) => log,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if log.len() < MAX_RECORDED_EFFECTS {
+            log.push(what);
+        } else if log.len() == MAX_RECORDED_EFFECTS {
+            log.push("... and more (not listed)".into());
+        }
+    }
+
+    /// Everything recorded since the last call.
+    pub fn take(&self) -> Vec<String> {
+        match self.0.lock() {
+            Ok(mut log) => std::mem::take(&mut *log),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
 /// The host functions one plugin sees.
 #[derive(Debug, Clone)]
 pub struct HostApi {
@@ -43,6 +84,7 @@ pub struct HostApi {
     config: Arc<BTreeMap<String, String>>,
     notify_allowed: bool,
     http_allowed_hosts: Option<Arc<[String]>>,
+    side_effects: SideEffects,
 }
 
 impl HostApi {
@@ -57,7 +99,14 @@ impl HostApi {
             config: Arc::new(config),
             notify_allowed,
             http_allowed_hosts: http_allowed_hosts.map(Arc::from),
+            side_effects: SideEffects::Real,
         }
+    }
+
+    /// The same API whose `notify` and `http` calls do `side_effects`.
+    pub fn with_side_effects(mut self, side_effects: SideEffects) -> HostApi {
+        self.side_effects = side_effects;
+        self
     }
 
     pub fn plugin(&self) -> &str {
@@ -99,6 +148,10 @@ impl HostApi {
             ));
         }
         let argv = notification_argv(title, body)?;
+        if let SideEffects::Recorded(log) = &self.side_effects {
+            log.record(format!("desktop notification {title:?}: {body:?}"));
+            return Ok(());
+        }
         spawn_detached(&argv)
     }
 
@@ -131,6 +184,10 @@ impl HostApi {
                 "body of {} bytes is over the {MAX_HTTP_BODY}-byte limit",
                 body.len()
             ));
+        }
+        if let SideEffects::Recorded(log) = &self.side_effects {
+            log.record(format!("POST {url} ({content_type}, {} bytes)", body.len()));
+            return Ok(200);
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(HTTP_TIMEOUT))

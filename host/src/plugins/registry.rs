@@ -27,7 +27,7 @@ use mlx_host_plugin_api::{API_VERSION, Hook, Manifest, PluginKind};
 use serde::Serialize;
 
 use super::discover::{Candidate, Payload, Unreadable, builtin_candidates, user_candidates};
-use super::host_api::HostApi;
+use super::host_api::{HostApi, SideEffects};
 use super::lua::LuaPlugin;
 use super::native::NativePlugin;
 use super::wasm::{CompileStats, WasmPlugin, WasmRuntime};
@@ -111,6 +111,8 @@ pub struct RegistryOptions {
     pub component_cache: Option<PathBuf>,
     /// Receives `plugin-disabled` events; `None` logs them.
     pub events: Option<EventSink>,
+    /// What the plugins' `notify` and `http` calls do (recorded only, for `plugins check`).
+    pub side_effects: SideEffects,
 }
 
 impl RegistryOptions {
@@ -122,6 +124,7 @@ impl RegistryOptions {
             settings,
             component_cache: Some(paths.component_cache_dir()),
             events: None,
+            side_effects: SideEffects::Real,
         }
     }
 }
@@ -253,7 +256,12 @@ impl Registry {
         };
         for candidate in candidates {
             match candidate {
-                Ok(candidate) => registry.admit(candidate, &options.settings, wasm.as_ref()),
+                Ok(candidate) => registry.admit(
+                    candidate,
+                    &options.settings,
+                    &options.side_effects,
+                    wasm.as_ref(),
+                ),
                 Err(unreadable) => registry.inactive.push(unreadable_info(unreadable)),
             }
         }
@@ -276,6 +284,7 @@ impl Registry {
         &mut self,
         candidate: Candidate,
         settings: &Settings,
+        side_effects: &SideEffects,
         wasm: Option<&Result<WasmRuntime, LoadError>>,
     ) {
         let mut info = candidate_info(&candidate, settings);
@@ -299,7 +308,7 @@ impl Registry {
             self.inactive.push(info);
             return;
         }
-        match load_runtime(&candidate, &mut info, settings, wasm) {
+        match load_runtime(&candidate, &mut info, settings, side_effects, wasm) {
             Ok(runtime) => self.loaded.push(LoadedPlugin {
                 info,
                 runtime: Mutex::new(runtime),
@@ -724,6 +733,7 @@ fn load_runtime(
     candidate: &Candidate,
     info: &mut PluginInfo,
     settings: &Settings,
+    side_effects: &SideEffects,
     wasm: Option<&Result<WasmRuntime, LoadError>>,
 ) -> Result<Runtime, LoadError> {
     let Some(manifest) = &candidate.manifest else {
@@ -737,7 +747,8 @@ fn load_runtime(
         candidate.source,
         config,
         settings,
-    )?;
+    )?
+    .with_side_effects(side_effects.clone());
     match &candidate.payload {
         Payload::Wasm(bytes) => {
             let runtime = match wasm {
