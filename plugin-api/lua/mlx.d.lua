@@ -125,7 +125,8 @@
 ---recovered, stopped, plugin-disabled, download-finished, download-failed,
 ---events-dropped.
 ---@field kind string
----The profile (or plugin, for plugin-disabled) the event is about.
+---What the event is about: the profile (daemon servers), the model (`mlx-host run`), the
+---repo (downloads) or the plugin (plugin-disabled).
 ---@field subject string
 ---A one-line human-readable description.
 ---@field message string
