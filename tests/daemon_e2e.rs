@@ -362,6 +362,22 @@ fn stop_escalates_to_sigkill_and_takes_children_along() {
     daemon.cli_ok(&["stop", "parent"]);
     assert!(!alive(parent));
     assert!(!alive(child), "the child {child} outlived its server");
+
+    // The logs outlive the daemon: `logs` reads them from disk once it is gone.
+    let mut daemon = daemon;
+    daemon.terminate();
+    let after = daemon.cli_ok(&["logs", "parent", "-n", "50"]);
+    assert!(
+        after.starts_with(&logs) && after.contains("child pid"),
+        "the same run's log, read without the daemon:\n{after}"
+    );
+    let output = daemon.cli(&["logs", "nobody"]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("no run of `nobody`"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! - [`models`]: resolving a MODEL argument; the local demo model.
 //! - [`events`]: the event bus (persist, broadcast, notifier plugins).
 //! - [`metrics`]: memory and CPU of server process trees.
+//! - [`run_logs`]: reading a run's log back.
 
 pub mod api;
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod models;
 pub mod paths;
 pub mod plugins;
+pub mod run_logs;
 pub mod runtimes;
 pub mod settings;
 pub mod store;

@@ -283,43 +283,16 @@ async fn logs(
 ) -> Response {
     let store = state.supervisor.context().store.clone();
     let wanted = query.lines.unwrap_or(100).min(10_000);
-    let result =
-        tokio::task::spawn_blocking(move || -> Result<Vec<String>, (StatusCode, String)> {
-            let run = match query.run {
-                Some(id) => store
-                    .runs()
-                    .get(id)
-                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-                    .filter(|run| run.profile == name),
-                None => store
-                    .runs()
-                    .list_for_profile(&name, 1)
-                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-                    .into_iter()
-                    .next(),
-            };
-            let run = run.ok_or_else(|| {
-                (
-                    StatusCode::NOT_FOUND,
-                    format!("no run of `{name}` to show logs for"),
-                )
-            })?;
-            let path = run.log_path.ok_or_else(|| {
-                (
-                    StatusCode::NOT_FOUND,
-                    format!("run {} has no log file", run.id),
-                )
-            })?;
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| (StatusCode::NOT_FOUND, format!("cannot read {path}: {e}")))?;
-            let lines: Vec<String> = text.lines().map(String::from).collect();
-            let skip = lines.len().saturating_sub(wanted);
-            Ok(lines.into_iter().skip(skip).collect())
-        })
-        .await;
+    let result = tokio::task::spawn_blocking(move || {
+        crate::run_logs::last_lines(&store, &name, query.run, wanted)
+    })
+    .await;
     match result {
         Ok(Ok(lines)) => Json(lines).into_response(),
-        Ok(Err((status, message))) => error(status, message),
+        Ok(Err(lookup)) if lookup.is_not_found() => {
+            error(StatusCode::NOT_FOUND, lookup.to_string())
+        }
+        Ok(Err(lookup)) => error(StatusCode::INTERNAL_SERVER_ERROR, lookup.to_string()),
         Err(join_error) => error(StatusCode::INTERNAL_SERVER_ERROR, join_error.to_string()),
     }
 }

@@ -53,10 +53,9 @@ enum Command {
     Ps(servers::PsArgs),
     /// Show a profile's server log.
     Logs(servers::LogsArgs),
-    /// Show lifecycle events (of the daemon's servers, `run` and pulls; works without the
-    /// daemon too).
+    /// Show lifecycle events of servers and pulls (the daemon's, `run`'s and the CLI's)
     Events(servers::EventsArgs),
-    /// Models: list the local cache, search the hub, inspect, remove.
+    /// Models: list the local cache, search the hub, pull, inspect, remove.
     #[command(subcommand)]
     Models(models::ModelsCommand),
     /// List installed MLX servers, or install one into a managed venv.

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::api::client::{Client, ClientError};
 use crate::api::server::PsEntry;
 use crate::paths::Paths;
+use crate::run_logs;
 use crate::store::{EventRecord, Store, db_path};
 
 #[derive(Debug, Args)]
@@ -190,23 +191,54 @@ fn format_bytes(bytes: u64) -> String {
 }
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
-    let client = client()?;
+    let (paths, _) = super::load_environment()?;
     let query = |lines: usize| match args.run {
         Some(run) => format!("/v1/profiles/{}/logs?lines={lines}&run={run}", args.name),
         None => format!("/v1/profiles/{}/logs?lines={lines}", args.name),
     };
-    let lines: Vec<String> = client.get(&query(args.lines))?;
+    let from_daemon = Client::connect(&paths).and_then(|client| {
+        let lines: Vec<String> = client.get(&query(args.lines))?;
+        Ok((client, lines))
+    });
+    let (client, lines) = match from_daemon {
+        Ok(answer) => answer,
+        // The log files and the runs table outlive the daemon: read them directly.
+        Err(ClientError::NotRunning) => return logs_from_store(&paths, &args),
+        Err(error) => return Err(error.into()),
+    };
     for line in &lines {
         println!("{line}");
     }
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }
-    // Follow by re-reading a generous tail and printing what is new after the last line seen.
-    let mut last = lines.last().cloned();
+    follow_new_lines(lines.last().cloned(), || Ok(client.get(&query(2000))?))
+}
+
+/// `logs` without a daemon: the run's log file, found through the database.
+fn logs_from_store(paths: &Paths, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&db_path(&paths.data_dir)).context("cannot open the state database")?;
+    let lines = run_logs::last_lines(&store, &args.name, args.run, args.lines)?;
+    for line in &lines {
+        println!("{line}");
+    }
+    if !args.follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    follow_new_lines(lines.last().cloned(), || {
+        Ok(run_logs::last_lines(&store, &args.name, args.run, 2000)?)
+    })
+}
+
+/// Follow by re-reading a generous tail every half second and printing what is new after the
+/// last line seen.
+fn follow_new_lines(
+    mut last: Option<String>,
+    mut recent_tail: impl FnMut() -> anyhow::Result<Vec<String>>,
+) -> anyhow::Result<ExitCode> {
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        let recent: Vec<String> = client.get(&query(2000))?;
+        let recent = recent_tail()?;
         let start = match &last {
             Some(line) => recent
                 .iter()
