@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mlx_host_plugin_api::manifest::ConfigValue;
+use mlx_host_plugin_api::manifest::{ConfigValue, toml_problem};
 use serde::Deserialize;
 
 /// Default number of consecutive failures after which a plugin is disabled.
@@ -106,7 +106,7 @@ impl Settings {
     pub fn parse(text: &str, path: &Path) -> Result<Settings, SettingsError> {
         let settings: Settings = toml::from_str(text).map_err(|error| SettingsError::Parse {
             path: path.to_path_buf(),
-            message: one_line(&error.to_string()),
+            message: toml_problem(error.message(), error.span(), text),
         })?;
         if settings.plugins.failure_limit == 0 {
             return Err(SettingsError::Parse {
@@ -239,7 +239,7 @@ fn edit(
         text.parse()
             .map_err(|error: toml_edit::TomlError| SettingsError::Parse {
                 path: path.to_path_buf(),
-                message: one_line(&error.to_string()),
+                message: toml_problem(error.message(), error.span(), &text),
             })?;
     if !change(&mut document) {
         return Ok(false);
@@ -275,10 +275,6 @@ fn string_array<'d>(
         table.insert(key, toml_edit::value(toml_edit::Array::new()));
     }
     table.get_mut(key)?.as_array_mut()
-}
-
-fn one_line(text: &str) -> String {
-    text.trim_end().replace('\n', " | ")
 }
 
 #[cfg(test)]
@@ -366,10 +362,18 @@ mod tests {
             error.contains("settings.toml") && error.contains("untouched"),
             "{error}"
         );
+        // One line that says where: the toml crate's own text is a multi-line excerpt.
+        assert!(
+            error.contains("line 1, column 9: unclosed table") && !error.contains('\n'),
+            "{error}"
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
         let unknown = "[plugins]\nallow-nativ = true\n";
         std::fs::write(&path, unknown).unwrap();
         let error = Settings::load(&path).unwrap_err().to_string();
-        assert!(error.contains("allow-nativ"), "{error}");
+        assert!(
+            error.contains("line 2, column 1: unknown field `allow-nativ`"),
+            "{error}"
+        );
     }
 }

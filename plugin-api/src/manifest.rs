@@ -203,7 +203,7 @@ impl Manifest {
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
         let manifest: Manifest = toml::from_str(text).map_err(|error| ManifestError::Parse {
             path: path.to_path_buf(),
-            message: error.to_string().trim_end().replace('\n', " | "),
+            message: toml_problem(error.message(), error.span(), text),
         })?;
         manifest.validate(path)?;
         Ok(manifest)
@@ -307,6 +307,24 @@ impl Manifest {
             .map(|(key, value)| (key.clone(), value.to_string()))
             .collect()
     }
+}
+
+/// A TOML parse or schema error as one line: `line 2, column 11: <what is wrong>` (the toml
+/// crate's own text spans several lines with an ASCII-art excerpt, which does not fit in one
+/// error message).
+pub fn toml_problem(message: &str, span: Option<std::ops::Range<usize>>, text: &str) -> String {
+    let message = message.trim().replace('\n', " ");
+    let Some(span) = span else {
+        return message;
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |start| start.chars().count())
+        + 1;
+    format!("line {line}, column {column}: {message}")
 }
 
 /// Check a plugin name: lowercase ASCII letters, digits, `-` and `_`, starting with a letter or
@@ -421,6 +439,19 @@ retries = 3
             .unwrap_err()
             .to_string();
         assert!(error.contains("prio"), "{error}");
+    }
+
+    #[test]
+    fn parse_errors_are_one_line_with_the_position() {
+        let error = parse("name = \"x\"\nversion = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("line 2, column 11: invalid type: integer `1`, expected a string")
+                && !error.contains('\n'),
+            "{error}"
+        );
+        assert_eq!(toml_problem("bad\nthing", None, ""), "bad thing");
     }
 
     #[test]
