@@ -381,6 +381,36 @@ fn stop_escalates_to_sigkill_and_takes_children_along() {
 }
 
 #[test]
+fn profile_rm_refuses_a_running_profile_and_stop_removes_it() {
+    let daemon = Daemon::start();
+    daemon.add_fake("busy", "ok", "on-failure", &[]);
+    assert!(daemon.cli_ok(&["start", "busy"]).contains("is ready"));
+    let pid = daemon.entry("busy")["pid"].as_i64().unwrap() as i32;
+
+    let refused = daemon.cli(&["profile", "rm", "busy"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("has not ended") && stderr.contains("`--stop` stops it first"),
+        "{stderr}"
+    );
+    assert!(alive(pid));
+
+    daemon.cli_ok(&["profile", "rm", "busy", "--stop"]);
+    assert!(!alive(pid), "the server is still running after rm --stop");
+    assert!(!daemon.cli_ok(&["profile", "list"]).contains("busy"));
+
+    // Regression: a profile that does not exist was told to use --stop.
+    let missing = daemon.cli(&["profile", "rm", "nobody"]);
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("no profile named `nobody`") && !stderr.contains("--stop"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_crash_loop_stops_restarting_with_an_event() {
     let daemon = Daemon::start();
     daemon.add_fake(

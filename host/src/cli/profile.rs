@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use crate::api::client::{Client, ClientError};
 use crate::store::profiles::{parse_env_pair, parse_port};
-use crate::store::{Profile, RestartPolicy, ServerKind, Store, db_path};
+use crate::store::{Profile, RestartPolicy, ServerKind, Store, StoreError, db_path};
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
@@ -195,12 +195,13 @@ pub fn run(command: ProfileCommand) -> anyhow::Result<ExitCode> {
             }
             let store = open_store()?;
             let logs = store.profiles().delete(&name).map_err(|error| {
+                let running = matches!(error, StoreError::ProfileRunning { .. });
                 anyhow::anyhow!(
                     "{error}{}",
-                    if stop {
-                        ""
+                    if running && !stop {
+                        " (`--stop` stops it first)"
                     } else {
-                        " (use --stop to stop it first)"
+                        ""
                     }
                 )
             })?;
