@@ -35,6 +35,9 @@ fn client() -> Result<&'static reqwest::Client, String> {
         .get_or_init(|| {
             reqwest::Client::builder()
                 .no_proxy()
+                .http1_only()
+                // Plain HTTP only: do not load the system's certificate store.
+                .tls_certs_only(Vec::new())
                 .pool_max_idle_per_host(0)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
