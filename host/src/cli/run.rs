@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
+use mlx_host_plugin_api::types::ExitStatus;
 
 use crate::models::demo::ensure_demo_model;
 use crate::models::resolve::{ResolveError, ResolvedModel, resolve};
@@ -24,15 +25,14 @@ use crate::runtimes::{
     executable_name, find_executable, package_name, python_next_to, search_dirs,
 };
 use crate::supervisor::diagnosis::Diagnosed;
-use mlx_host_plugin_api::types::{ExitStatus, Severity};
-
-use super::run_events::RunEvents;
 use crate::supervisor::launch::{LaunchInput, plan};
 use crate::supervisor::logtail::{DEFAULT_TAIL_LINES, LogTail};
 use crate::supervisor::process::ServerProcess;
 use crate::supervisor::startup::{
     StartOutcome, Watch, describe_exit, diagnose_off_runtime, wait_until_ready,
 };
+
+use super::run_events::RunEvents;
 
 /// How long a stopping server gets between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -156,12 +156,7 @@ async fn run_async(
     let mut process = match ServerProcess::spawn(&launch.spec, &tail) {
         Ok(process) => process,
         Err(error) => {
-            let diagnosed = Diagnosed::by_host(
-                "environment_error",
-                Severity::Error,
-                error.to_string(),
-                "Check the server's installation (`mlx-host runtime list`).".into(),
-            );
+            let diagnosed = Diagnosed::spawn_failed(&error);
             events.emit("start-failed", diagnosed.summary.clone(), Some(&diagnosed));
             return Err(error.into());
         }

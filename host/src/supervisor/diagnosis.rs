@@ -45,6 +45,16 @@ impl Diagnosed {
         }
     }
 
+    /// A server that could not be started at all (its executable is missing or will not run).
+    pub fn spawn_failed(error: &dyn std::fmt::Display) -> Diagnosed {
+        Diagnosed::by_host(
+            "environment_error",
+            Severity::Error,
+            error.to_string(),
+            "Check the server's installation (`mlx-host runtime list`).".into(),
+        )
+    }
+
     /// Whether this says the run is broken (not merely a warning about one request).
     pub fn is_failure(&self) -> bool {
         self.category != "none" && self.severity >= Severity::Error

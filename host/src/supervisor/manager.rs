@@ -459,12 +459,7 @@ async fn run_once(
     let mut process = match ServerProcess::spawn(&prepared.spec, &tail) {
         Ok(process) => process,
         Err(error) => {
-            let diagnosed = Diagnosed::by_host(
-                "environment_error",
-                Severity::Error,
-                error.to_string(),
-                "Check the server's installation (`mlx-host runtime list`).".into(),
-            );
+            let diagnosed = Diagnosed::spawn_failed(&error);
             context.events.emit(
                 "start-failed",
                 &name,
