@@ -402,6 +402,36 @@ fn run_pulls_a_missing_model_and_a_real_mlx_lm_server_serves_it() {
 }
 
 #[test]
+fn run_pulls_into_its_own_cache_when_the_daemons_is_another() {
+    // Regression: with a daemon running, `run REPO` had the daemon pull into the daemon's cache,
+    // then could not find the model in this shell's HF_HUB_CACHE.
+    let mut hub = Hub::start();
+    hub.start_daemon();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let cache = elsewhere.path().join("hub");
+    let mut command = hub.command(&["run", REPO, "--venv"]);
+    command.arg(common::test_venv()).env("HF_HUB_CACHE", &cache);
+    let mut host = Watched::spawn(command);
+    host.wait_for(
+        "note: the daemon uses another Hugging Face cache",
+        Duration::from_secs(30),
+    );
+    host.wait_for("OpenAI base URL", Duration::from_secs(240));
+    let status = host.signal_and_wait(Signal::SIGINT, Duration::from_secs(30));
+    assert!(status.success(), "{}", host.output.text());
+    let folder = cache.join(format!("models--{}", REPO.replace('/', "--")));
+    assert!(
+        folder.join("snapshots").is_dir(),
+        "nothing in {}",
+        folder.display()
+    );
+    assert!(
+        !hub.repo_folder().exists(),
+        "the daemon's cache got the model too"
+    );
+}
+
+#[test]
 fn a_connection_dropped_mid_file_is_resumed_with_a_range_request() {
     let hub = Hub::start();
     hub.fault(r#"{"drop_after_bytes": 3000000, "drop_path": "extra.safetensors", "times": 1}"#);

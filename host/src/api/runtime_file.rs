@@ -18,6 +18,10 @@ pub struct DaemonInfo {
     pub pid: u32,
     pub started_at_ms: i64,
     pub version: String,
+    /// The Hugging Face cache the daemon's servers and pulls use (absent in files written by
+    /// daemons older than this field).
+    #[serde(default)]
+    pub hf_hub_cache: Option<PathBuf>,
 }
 
 /// Where the runtime file lives.
@@ -75,6 +79,7 @@ mod tests {
             pid: 42,
             started_at_ms: 1,
             version: "0.1.0".into(),
+            hf_hub_cache: Some(PathBuf::from("/cache/hub")),
         };
         assert_eq!(info.token.len(), 32);
         write(&path, &info).unwrap();

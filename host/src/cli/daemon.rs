@@ -126,6 +126,7 @@ async fn serve(
         pid: std::process::id(),
         started_at_ms: crate::store::now_ms(),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        hf_hub_cache: Some(crate::models::resolve::hub_cache_dir()),
     };
     let file = runtime_file(&paths);
     write(&file, &info).with_context(|| format!("cannot write {}", file.display()))?;

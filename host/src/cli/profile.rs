@@ -230,7 +230,8 @@ fn pull_if_missing(model: &str, no_pull: bool) -> anyhow::Result<ExitCode> {
     }
     let (paths, settings) = super::load_environment()?;
     let runtime = super::async_runtime()?;
-    match runtime.block_on(super::pull::pull_missing(&paths, settings, model)) {
+    let pulled = super::pull::pull_missing(&paths, settings, model, super::pull::PullFor::Daemon);
+    match runtime.block_on(pulled) {
         Ok(outcome) => {
             println!("pulled {model} ({})", outcome.snapshot.display());
             Ok(ExitCode::SUCCESS)

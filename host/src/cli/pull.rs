@@ -61,8 +61,13 @@ pub fn pull_command(
     } else {
         Style::for_stderr()
     };
-    let outcome =
-        super::async_runtime()?.block_on(pull_anywhere(&paths, settings, &request, style));
+    let outcome = super::async_runtime()?.block_on(pull_anywhere(
+        &paths,
+        settings,
+        &request,
+        style,
+        PullFor::Daemon,
+    ));
     match outcome {
         Ok(outcome) => {
             if json {
@@ -85,25 +90,52 @@ pub async fn pull_missing(
     paths: &Paths,
     settings: Settings,
     repo: &str,
+    pull_for: PullFor,
 ) -> anyhow::Result<PullOutcome> {
     let request = PullRequest {
         repo: repo.to_string(),
         revision: "main".to_string(),
     };
     eprintln!("{repo} is not in the cache; pulling it from {}", endpoint());
-    pull_anywhere(paths, settings, &request, Style::for_stderr())
+    pull_anywhere(paths, settings, &request, Style::for_stderr(), pull_for)
         .await
         .map_err(anyhow::Error::from)
 }
 
-/// Pull in the daemon when it runs, else in this process.
+/// Whose servers will read the pulled model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullFor {
+    /// A server this command starts (`run`): the model must land in this shell's cache.
+    ThisCommand,
+    /// The daemon's servers (`models pull`, `profile add`): the daemon's cache.
+    Daemon,
+}
+
+/// Pull in the daemon when it runs, else in this process. For [`PullFor::ThisCommand`], also in
+/// this process when the daemon uses another Hugging Face cache than this shell (its pull would
+/// land where this command's server does not look).
 async fn pull_anywhere(
     paths: &Paths,
     settings: Settings,
     request: &PullRequest,
     style: Style,
+    pull_for: PullFor,
 ) -> Result<PullOutcome, PullFailure> {
-    if let Ok(client) = Client::connect(paths) {
+    let here = hub_cache_dir();
+    let daemon = Client::connect(paths).ok().filter(|client| {
+        let daemon_cache = client.info().hf_hub_cache.as_ref();
+        let elsewhere = pull_for == PullFor::ThisCommand
+            && daemon_cache.is_some_and(|daemon_cache| *daemon_cache != here);
+        if elsewhere && style != Style::Quiet {
+            eprintln!(
+                "note: the daemon uses another Hugging Face cache ({}); pulling here into {}, where this command's server looks",
+                daemon_cache.map(|cache| cache.display().to_string()).unwrap_or_default(),
+                here.display()
+            );
+        }
+        !elsewhere
+    });
+    if let Some(client) = daemon {
         let watched = {
             let request = request.clone();
             tokio::task::spawn_blocking(move || pull_via_daemon(&client, &request, style)).await

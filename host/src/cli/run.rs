@@ -90,7 +90,13 @@ async fn run_async(
         Some(argument) => match resolve(argument) {
             Err(ResolveError::NotCached { repo_id, .. }) if !args.no_pull => {
                 let (_, settings) = super::load_environment()?;
-                super::pull::pull_missing(&paths, settings, &repo_id).await?;
+                super::pull::pull_missing(
+                    &paths,
+                    settings,
+                    &repo_id,
+                    super::pull::PullFor::ThisCommand,
+                )
+                .await?;
                 resolve(argument)?
             }
             resolved => resolved?,
