@@ -247,6 +247,31 @@ fn run_serves_the_demo_model_answers_and_stops_cleanly() {
 }
 
 #[test]
+fn a_closed_terminal_stops_the_server_too() {
+    // Regression: SIGHUP (the terminal closed) ended `run` at once and left the server, which
+    // runs in a process group of its own, running with nobody to stop it.
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_path_buf();
+    let mut host = RunningHost::start_in(home, &[]);
+    host.wait_for("OpenAI base URL", Duration::from_secs(240));
+    let server_pid = host.server_pid.expect("the server pid was printed");
+    kill(Pid::from_raw(host.child.id() as i32), Signal::SIGHUP).unwrap();
+    let (code, output) = host.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("stopped"), "{output}");
+    assert!(
+        !process_exists(server_pid),
+        "the server (pid {server_pid}) outlived the closed terminal"
+    );
+    let events = stored_events(&home_path);
+    assert_eq!(
+        kinds(&events),
+        ["starting", "ready", "stopped"],
+        "{events:?}"
+    );
+}
+
+#[test]
 fn a_broken_model_folder_fails_with_a_diagnosis() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("broken");

@@ -314,18 +314,22 @@ fn pick_port(host: &str, requested: Option<u16>) -> anyhow::Result<u16> {
     }
 }
 
+/// Ctrl-C, SIGTERM, or SIGHUP (the terminal was closed): each stops the server gracefully. The
+/// server runs in a process group of its own, so without this a closed terminal would end
+/// `run` and leave the server running with nobody to stop it.
 async fn shutdown_signal() {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
+        _ = hangup.recv() => {}
     }
 }
 
