@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 use mlx_host_plugin_api::types::ExitStatus;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::models::demo::ensure_demo_model;
 use crate::models::resolve::{ResolveError, ResolvedModel, resolve};
@@ -153,6 +154,7 @@ async fn run_async(
         .join(format!("{}-{port}.log", crate::plugins::registry::now_ms()));
     let tail = LogTail::new(DEFAULT_TAIL_LINES, Some(&log_file))
         .with_context(|| format!("cannot create the log file {}", log_file.display()))?;
+    let mut shutdown = ShutdownSignals::listen()?;
     let started = Instant::now();
     events.emit(
         "starting",
@@ -181,7 +183,7 @@ async fn run_async(
         port,
         timeout: Duration::from_secs(args.timeout),
     };
-    match wait_until_ready(&mut process, &tail, watch, shutdown_signal()).await {
+    match wait_until_ready(&mut process, &tail, watch, shutdown.recv()).await {
         StartOutcome::Ready => {}
         StartOutcome::Cancelled => {
             let status = process.stop(STOP_GRACE).await;
@@ -244,7 +246,7 @@ async fn run_async(
             print_failure(&format!("the server exited ({})", describe_exit(status)), &diagnosed, &log_file);
             Ok(ExitCode::FAILURE)
         }
-        _ = shutdown_signal() => {
+        _ = shutdown.recv() => {
             progress("stopping");
             let status = process.stop(STOP_GRACE).await;
             events.emit("stopped", format!("{name} stopped ({})", describe_exit(status)), None);
@@ -314,22 +316,37 @@ fn pick_port(host: &str, requested: Option<u16>) -> anyhow::Result<u16> {
     }
 }
 
-/// Ctrl-C, SIGTERM, or SIGHUP (the terminal was closed): each stops the server gracefully. The
-/// server runs in a process group of its own, so without this a closed terminal would end
-/// `run` and leave the server running with nobody to stop it.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut terminate), Ok(mut hangup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-        _ = hangup.recv() => {}
+/// Ctrl-C, SIGTERM and SIGHUP (the terminal was closed): each stops the server gracefully. The
+/// server runs in a process group of its own, so without this a closed terminal would end `run`
+/// and leave the server running with nobody to stop it.
+///
+/// The listeners are made once, before the server starts, and kept until `run` ends: a tokio
+/// listener only sees signals that arrive after it exists, and the OS handler stays installed
+/// once made, so a new listener per phase would swallow a signal sent between two phases.
+struct ShutdownSignals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl ShutdownSignals {
+    fn listen() -> anyhow::Result<ShutdownSignals> {
+        let listen =
+            |kind: SignalKind| signal(kind).context("cannot listen for Ctrl-C, SIGTERM and SIGHUP");
+        Ok(ShutdownSignals {
+            interrupt: listen(SignalKind::interrupt())?,
+            terminate: listen(SignalKind::terminate())?,
+            hangup: listen(SignalKind::hangup())?,
+        })
+    }
+
+    /// Wait for the next of the three.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
+        }
     }
 }
 
