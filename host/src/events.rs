@@ -3,6 +3,9 @@
 //! queue. Emitting never blocks the caller: events go through a bounded queue to one writer
 //! thread; when that queue is full the event is counted, and the count is reported as an
 //! `events-dropped` event as soon as there is room, never silently lost.
+//!
+//! [`LocalEvents`] is the same channel for a command that runs without the daemon (`run`, a pull
+//! in the CLI): its events are stored and reach the notifier plugins just like the daemon's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -12,8 +15,9 @@ use std::thread::JoinHandle;
 use mlx_host_plugin_api::types::Event;
 use tokio::sync::broadcast;
 
-use crate::plugins::fanout::EventFanout;
-use crate::store::{EventRecord, NewEvent, Store};
+use crate::plugins::Registry;
+use crate::plugins::fanout::{DEFAULT_QUEUE_CAPACITY, EventFanout};
+use crate::store::{EventRecord, NewEvent, Store, db_path};
 use crate::supervisor::diagnosis::Diagnosed;
 
 /// Events waiting to be written.
@@ -128,6 +132,39 @@ impl EventBus {
         if let Some(writer) = writer {
             let _ = writer.join();
         }
+    }
+}
+
+/// The state database, event bus and notifier queue of a command run without the daemon.
+pub struct LocalEvents {
+    pub store: Arc<Store>,
+    pub bus: EventBus,
+    fanout: Arc<EventFanout>,
+}
+
+impl LocalEvents {
+    /// Open the database under `data_dir` and start the event writer and the notifier queue
+    /// for `registry`'s on-event plugins. Blocking (SQLite, threads): call it off the runtime.
+    pub fn start(
+        data_dir: &std::path::Path,
+        registry: Arc<Registry>,
+    ) -> anyhow::Result<LocalEvents> {
+        use anyhow::Context as _;
+        let store =
+            Arc::new(Store::open(&db_path(data_dir)).context("cannot open the state database")?);
+        let fanout = Arc::new(
+            EventFanout::start(registry, DEFAULT_QUEUE_CAPACITY, None)
+                .context("cannot start the notifier queue")?,
+        );
+        let bus = EventBus::start(store.clone(), Some(fanout.clone()))
+            .context("cannot start the event writer")?;
+        Ok(LocalEvents { store, bus, fanout })
+    }
+
+    /// Store what is queued and let the notifiers deliver it, then stop. Blocking.
+    pub fn finish(self) {
+        self.bus.shutdown();
+        self.fanout.shutdown();
     }
 }
 

@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mlx_host_plugin_api::manifest::{ConfigValue, toml_problem};
+use mlx_host_plugin_api::manifest::{ConfigValue, is_allowed_host_pattern, toml_problem};
 use serde::Deserialize;
 
 /// Default number of consecutive failures after which a plugin is disabled.
@@ -115,10 +115,7 @@ impl Settings {
             });
         }
         for (plugin, hosts) in &settings.plugins.allowed_hosts {
-            if let Some(host) = hosts
-                .iter()
-                .find(|host| host.is_empty() || host.contains(['/', ':', ' ']))
-            {
+            if let Some(host) = hosts.iter().find(|host| !is_allowed_host_pattern(host)) {
                 return Err(SettingsError::Parse {
                     path: path.to_path_buf(),
                     message: format!(

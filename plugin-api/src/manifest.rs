@@ -289,7 +289,7 @@ impl Manifest {
                 ));
             }
             for host in &http.allowed_hosts {
-                if host.is_empty() || host.contains(['/', ':', ' ']) {
+                if !is_allowed_host_pattern(host) {
                     return Err(invalid(
                         "capabilities.http.allowed-hosts",
                         format!("contains `{host}`; give bare host names such as hooks.slack.com"),
@@ -307,6 +307,14 @@ impl Manifest {
             .map(|(key, value)| (key.clone(), value.to_string()))
             .collect()
     }
+}
+
+/// Whether `host` has the form an allowed-hosts entry must have: a bare host name
+/// (`hooks.slack.com`) or a subdomain pattern (`*.example.com`), without scheme, port or path.
+/// The manifest's `capabilities.http.allowed-hosts` and the user's `[plugins.allowed-hosts]`
+/// follow the same rule.
+pub fn is_allowed_host_pattern(host: &str) -> bool {
+    !host.is_empty() && !host.contains(['/', ':', ' '])
 }
 
 /// A TOML parse or schema error as one line: `line 2, column 11: <what is wrong>` (the toml

@@ -211,15 +211,14 @@ async fn resume_interrupted_pulls(store: &Arc<Store>, pulls: &PullJobs) {
     // The newest row per repo decides: a daemon's pull that was interrupted (by its daemon
     // stopping or dying) and not cancelled or pulled again since.
     let mut seen = std::collections::HashSet::new();
-    let settled: Vec<_> = recent
+    let unfinished: Vec<_> = recent
         .into_iter()
         .filter(|download| seen.insert(download.repo.clone()))
-        .filter(|download| download.state == DownloadState::Interrupted)
+        .filter(|download| {
+            download.state == DownloadState::Interrupted && download.owner == DownloadOwner::Daemon
+        })
         .collect();
-    for download in settled
-        .into_iter()
-        .filter(|download| download.owner == DownloadOwner::Daemon)
-    {
+    for download in unfinished {
         let request = PullRequest {
             repo: download.repo.clone(),
             revision: download.revision.clone(),

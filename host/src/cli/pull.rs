@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 
 use crate::api::client::{Client, ClientError};
 use crate::api::downloads::{CancelPull, PullCancelled, PullStarted, StartPull};
-use crate::events::EventBus;
+use crate::events::LocalEvents;
 use crate::metrics::process_start_time;
 use crate::models::cache::human_size;
 use crate::models::pull::display::{ProgressView, Style};
@@ -29,7 +29,6 @@ use crate::models::pull::{
 use crate::models::resolve::hub_cache_dir;
 use crate::models::search::{endpoint, token};
 use crate::paths::Paths;
-use crate::plugins::fanout::{DEFAULT_QUEUE_CAPACITY, EventFanout};
 use crate::plugins::{Registry, RegistryOptions};
 use crate::settings::Settings;
 use crate::store::{Download, DownloadOwner, DownloadState, Store, db_path};
@@ -121,20 +120,23 @@ async fn pull_anywhere(
     style: Style,
     pull_for: PullFor,
 ) -> Result<PullOutcome, PullFailure> {
-    let here = hub_cache_dir();
-    let daemon = Client::connect(paths).ok().filter(|client| {
-        let daemon_cache = client.info().hf_hub_cache.as_ref();
-        let elsewhere = pull_for == PullFor::ThisCommand
-            && daemon_cache.is_some_and(|daemon_cache| *daemon_cache != here);
-        if elsewhere && style != Style::Quiet {
-            eprintln!(
-                "note: the daemon uses another Hugging Face cache ({}); pulling here into {}, where this command's server looks",
-                daemon_cache.map(|cache| cache.display().to_string()).unwrap_or_default(),
-                here.display()
-            );
+    let mut daemon = Client::connect(paths).ok();
+    if pull_for == PullFor::ThisCommand {
+        let here = hub_cache_dir();
+        let daemon_cache = daemon
+            .as_ref()
+            .and_then(|client| client.info().hf_hub_cache.clone());
+        if let Some(daemon_cache) = daemon_cache.filter(|cache| *cache != here) {
+            if style != Style::Quiet {
+                eprintln!(
+                    "note: the daemon uses another Hugging Face cache ({}); pulling here into {}, where this command's server looks",
+                    daemon_cache.display(),
+                    here.display()
+                );
+            }
+            daemon = None;
         }
-        !elsewhere
-    });
+    }
     if let Some(client) = daemon {
         let watched = {
             let request = request.clone();
@@ -179,7 +181,7 @@ async fn pull_here(
         let paths = paths.clone();
         tokio::task::spawn_blocking(move || recording_setup(&paths, settings)).await
     };
-    let (recorder, bus, fanout) = match setup {
+    let (recorder, events) = match setup {
         Ok(setup) => setup?,
         Err(join_error) => return Err(PullFailure::Failed(join_error.to_string())),
     };
@@ -214,39 +216,24 @@ async fn pull_here(
     };
     view.finish(&progress.snapshot());
     interrupt.abort();
-    let (bus_done, fanout_done) = (bus.clone(), fanout.clone());
-    let _ = tokio::task::spawn_blocking(move || {
-        bus_done.shutdown();
-        fanout_done.shutdown();
-    })
-    .await;
+    let _ = tokio::task::spawn_blocking(move || events.finish()).await;
     result.map_err(|error| match error.stop_reason() {
         Some(StopReason::Interrupt) => PullFailure::Interrupted(error.to_string()),
         _ => PullFailure::Failed(error.to_string()),
     })
 }
 
-/// The database row, event bus and notifier queue of a pull run in this process. Download
-/// events go to the notifier plugins, as the daemon's do.
-fn recording_setup(
-    paths: &Paths,
-    settings: Settings,
-) -> anyhow::Result<(Recorder, EventBus, Arc<EventFanout>)> {
-    let store =
-        Arc::new(Store::open(&db_path(&paths.data_dir)).context("cannot open the state database")?);
+/// The database, event bus and notifier queue of a pull run in this process (download events go
+/// to the notifier plugins, as the daemon's do), and the recorder that writes its row.
+fn recording_setup(paths: &Paths, settings: Settings) -> anyhow::Result<(Recorder, LocalEvents)> {
     let registry = Arc::new(Registry::load(RegistryOptions::for_paths(paths, settings)));
-    let fanout = Arc::new(
-        EventFanout::start(registry, DEFAULT_QUEUE_CAPACITY, None)
-            .context("cannot start the notifier queue")?,
-    );
-    let bus = EventBus::start(store.clone(), Some(fanout.clone()))
-        .context("cannot start the event writer")?;
+    let events = LocalEvents::start(&paths.data_dir, registry)?;
     let recorder = Recorder {
-        store,
-        events: Some(bus.clone()),
+        store: events.store.clone(),
+        events: Some(events.bus.clone()),
         owner: DownloadOwner::Cli,
     };
-    Ok((recorder, bus, fanout))
+    Ok((recorder, events))
 }
 
 /// Ask the daemon to pull and show its progress until it ends. Blocking.

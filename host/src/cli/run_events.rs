@@ -8,19 +8,15 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
-
-use crate::events::EventBus;
+use crate::events::LocalEvents;
 use crate::models::resolve::ResolvedModel;
 use crate::paths::Paths;
 use crate::plugins::Registry;
-use crate::plugins::fanout::{DEFAULT_QUEUE_CAPACITY, EventFanout};
-use crate::store::{Store, db_path};
 use crate::supervisor::diagnosis::Diagnosed;
 
 /// Where `run` sends its events; does nothing when they could not be set up.
 pub struct RunEvents {
-    channel: Option<(EventBus, Arc<EventFanout>)>,
+    channel: Option<LocalEvents>,
     subject: String,
 }
 
@@ -28,7 +24,7 @@ impl RunEvents {
     /// Open the database and start the event writer and the notifier queue. Blocking (opens
     /// SQLite, starts threads): call it off the async runtime.
     pub fn start(paths: &Paths, registry: Arc<Registry>) -> RunEvents {
-        let channel = match open_channel(paths, registry) {
+        let channel = match LocalEvents::start(&paths.data_dir, registry) {
             Ok(channel) => Some(channel),
             Err(error) => {
                 tracing::warn!(
@@ -60,31 +56,15 @@ impl RunEvents {
 
     /// Publish an event about the served model; never blocks.
     pub fn emit(&self, kind: &str, message: String, diagnosis: Option<&Diagnosed>) {
-        if let Some((bus, _)) = &self.channel {
-            bus.emit(kind, &self.subject, message, diagnosis);
+        if let Some(channel) = &self.channel {
+            channel.bus.emit(kind, &self.subject, message, diagnosis);
         }
     }
 
     /// Store what is queued and let the notifiers deliver it, then stop. Blocking.
     pub fn finish(self) {
-        if let Some((bus, fanout)) = self.channel {
-            bus.shutdown();
-            fanout.shutdown();
+        if let Some(channel) = self.channel {
+            channel.finish();
         }
     }
-}
-
-fn open_channel(
-    paths: &Paths,
-    registry: Arc<Registry>,
-) -> anyhow::Result<(EventBus, Arc<EventFanout>)> {
-    let store =
-        Arc::new(Store::open(&db_path(&paths.data_dir)).context("cannot open the state database")?);
-    let fanout = Arc::new(
-        EventFanout::start(registry, DEFAULT_QUEUE_CAPACITY, None)
-            .context("cannot start the notifier queue")?,
-    );
-    let bus =
-        EventBus::start(store, Some(fanout.clone())).context("cannot start the event writer")?;
-    Ok((bus, fanout))
 }
