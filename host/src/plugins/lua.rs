@@ -1,8 +1,8 @@
 //! The Lua runtime: Lua 5.4 (vendored) through mlua, one state per plugin.
 //!
 //! Sandbox: only the `string`, `table`, `math`, `utf8` and `coroutine` libraries (no `io`, `os`,
-//! `package`, `debug`); `dofile`, `loadfile` and `string.dump` removed and `load` restricted to
-//! text chunks; a memory limit; and a per-call deadline checked by an instruction-count hook.
+//! `package`, `debug`); `dofile`, `loadfile` and `string.dump` removed, `load` restricted to
+//! text chunks and `__gc` finalizers refused by `setmetatable`; a memory limit; and a per-call deadline checked by an instruction-count hook.
 //! After a timeout or an out-of-memory error the state is rebuilt from source before the next
 //! call. Values cross as the serde forms of the plugin-api types (tables with snake_case
 //! fields, `nil` for absent optional fields); the records of `detect-error` and the input of
@@ -34,7 +34,9 @@ use super::{CallError, LoadError, refused};
 /// The deadline hook runs every this many VM instructions.
 const INSTRUCTIONS_PER_CHECK: u32 = 1000;
 
-/// Runs before the plugin's chunk: removes what could reach files or load bytecode.
+/// Runs before the plugin's chunk: removes what could reach files or load bytecode, and refuses
+/// `__gc` finalizers (the only way Lua code runs outside a call: during a collection started by
+/// the host's own conversions, or when a state is closed after a timeout, with no deadline armed).
 const PRELUDE: &str = r#"
 dofile = nil
 loadfile = nil
@@ -43,6 +45,15 @@ do
   local raw_load = load
   load = function(chunk, name, _mode, env)
     return raw_load(chunk, name, "t", env)
+  end
+end
+do
+  local raw_setmetatable, rawget, type, error = setmetatable, rawget, type, error
+  setmetatable = function(table, metatable)
+    if type(metatable) == "table" and rawget(metatable, "__gc") ~= nil then
+      error("setmetatable: __gc finalizers are not available to plugins: the collector may run them outside any call, where no deadline stops them", 2)
+    end
+    return raw_setmetatable(table, metatable)
   end
 end
 "#;
@@ -565,6 +576,38 @@ mod tests {
         );
         assert!(started.elapsed().as_millis() < 1000);
         assert_eq!(plugin.detect_error(&tail(&["fine"])), Ok(None));
+    }
+
+    #[test]
+    fn a_finalizer_cannot_run_outside_the_deadline() {
+        // A `__gc` finalizer runs whenever the collector gets to it: while the host converts
+        // arguments or closes the state after a timeout, when no deadline is armed. This one
+        // would spin there for ever, so finalizers must be refused.
+        let source = r#"
+            return { detect_error = function(tail)
+              setmetatable({}, { __gc = function() while true do end end })
+              if tail.lines[1] == "spin" then while true do end end
+              return nil
+            end }
+        "#;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut plugin = LuaPlugin::load(source, "finalizer.lua", limits(), api()).unwrap();
+            let first = plugin.detect_error(&tail(&["spin"]));
+            let second = plugin.detect_error(&tail(&["fine"]));
+            let _ = sender.send((first, second));
+        });
+        let (first, second) = receiver
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the host hung in a plugin's finalizer");
+        for answer in [first, second] {
+            match answer {
+                Err(CallError::Plugin(message)) => {
+                    assert!(message.contains("__gc"), "{message}")
+                }
+                other => panic!("expected the finalizer to be refused, got {other:?}"),
+            }
+        }
     }
 
     #[test]
