@@ -6,8 +6,9 @@
 //! After a timeout or an out-of-memory error the state is rebuilt from source before the next
 //! call. Values cross as the serde forms of the plugin-api types (tables with snake_case
 //! fields, `nil` for absent optional fields); the records of `detect-error` and the input of
-//! `detect-family` are built and read by hand in [`super::lua_values`], with the same shapes,
-//! because the serde path was most of those calls' cost.
+//! `detect-family` are built and read by hand in [`super::lua_values`] (the `log-tail` record by
+//! a small Lua entry function inside the state), with the same shapes, because the serde path
+//! was most of those calls' cost.
 //!
 //! A plugin is a chunk that returns a table of hook functions (`detect_family`, `plan_launch`,
 //! `detect_error`, `on_event`) and, for single-file user hooks, an optional integer `priority`.
@@ -28,7 +29,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::host_api::{HostApi, LogLevel};
-use super::lua_values::{diagnosis_from_lua, log_tail_to_lua, model_source_to_lua};
+use super::lua_values::{
+    diagnosis_from_lua, load_detect_error_entry_maker, log_tail_args, model_source_to_lua,
+};
 use super::{CallError, LoadError, refused};
 
 /// The deadline hook runs every this many VM instructions.
@@ -87,6 +90,7 @@ impl Deadline {
 struct HookFunctions {
     detect_family: Option<Function>,
     plan_launch: Option<Function>,
+    /// The entry made by `load_detect_error_entry_maker` around the plugin's own function.
     detect_error: Option<Function>,
     on_event: Option<Function>,
 }
@@ -155,6 +159,8 @@ impl LuaPlugin {
     fn build_state(&self) -> Result<LuaState, String> {
         let libs = StdLib::STRING | StdLib::TABLE | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE;
         let lua = Lua::new_with(libs, LuaOptions::default()).map_err(|error| error.to_string())?;
+        // Before the prelude, so that the entry keeps the real `setmetatable`.
+        let entry_maker = load_detect_error_entry_maker(&lua).map_err(|error| error.to_string())?;
         lua.load(PRELUDE)
             .set_name("=prelude")
             .exec()
@@ -194,7 +200,13 @@ impl LuaPlugin {
             }
             Err(error) => return Err(self.describe_error(&error)),
         };
-        let (functions, defined) = hook_functions(&module)?;
+        let (mut functions, defined) = hook_functions(&module)?;
+        if let Some(detect_error) = functions.detect_error.take() {
+            let entry = entry_maker
+                .call::<Function>(detect_error)
+                .map_err(|error| error.to_string())?;
+            functions.detect_error = Some(entry);
+        }
         let priority = match module
             .get::<Value>("priority")
             .map_err(|error| error.to_string())?
@@ -328,7 +340,7 @@ impl LuaPlugin {
         self.call(
             |f| f.detect_error.as_ref(),
             Hook::DetectError,
-            |lua| log_tail_to_lua(lua, tail),
+            |lua| log_tail_args(lua, tail),
             |_, value| diagnosis_from_lua(value).map_err(|error| error.to_string()),
         )
     }

@@ -8,7 +8,7 @@
 //! carrying mlua's array metatable. Reading a diagnosis is as strict as the serde form: unknown
 //! fields, missing fields and wrong types are refused.
 
-use mlua::{Either, Lua, LuaSerdeExt, Table, Value};
+use mlua::{Function, Lua, LuaSerdeExt, LuaString, Table, Value};
 use mlx_host_plugin_api::types as api;
 
 /// Why a table returned by a plugin is not a valid record.
@@ -43,27 +43,50 @@ pub enum RecordError {
     },
 }
 
-/// The `LogTail` as the table a Lua `detect_error` receives. Each table is filled by one mlua
-/// call (`create_sequence_from`, `create_table_from`) rather than one call per field.
-pub fn log_tail_to_lua(lua: &Lua, tail: &api::LogTail) -> mlua::Result<Table> {
-    let lines = lua.create_sequence_from(tail.lines.iter().map(String::as_str))?;
-    lines.set_metatable(Some(lua.array_metatable()))?;
-    let exit = match tail.exit {
-        api::ExitStatus::Running => lua.create_table_from([("kind", "running")])?,
-        api::ExitStatus::Exited { code } => lua.create_table_from([
-            ("kind", Either::Left("exited")),
-            ("code", Either::Right(code)),
-        ])?,
-        api::ExitStatus::Signaled { signal } => lua.create_table_from([
-            ("kind", Either::Left("signaled")),
-            ("signal", Either::Right(signal)),
-        ])?,
+/// Makes the Lua function through which the host calls a plugin's `detect_error`. That function
+/// builds the `log-tail` record inside the VM from the values [`log_tail_args`] gives and
+/// tail-calls the plugin with it: constructing the two small tables in Lua costs a fraction of creating them
+/// one mlua call at a time, and every argument crosses as a reference or an integer, so pushing
+/// them needs no protected call while the plugin's memory limit is set. It is loaded before the
+/// sandbox prelude and keeps the real `setmetatable` as an upvalue no plugin can reach.
+const DETECT_ERROR_ENTRY: &str = r#"
+local setmetatable, array_metatable = setmetatable, ...
+return function(detect_error)
+  return function(server_kind, exit_kind, exit_value, lines)
+    local exit
+    if exit_kind == 1 then
+      exit = { kind = "exited", code = exit_value }
+    elseif exit_kind == 2 then
+      exit = { kind = "signaled", signal = exit_value }
+    else
+      exit = { kind = "running" }
+    end
+    setmetatable(lines, array_metatable)
+    return detect_error({ server_kind = server_kind, lines = lines, exit = exit })
+  end
+end
+"#;
+
+/// Load the maker of `detect_error` entries into `lua` (before the sandbox prelude runs). Called
+/// with a plugin's `detect_error`, it returns the entry that calls it.
+pub fn load_detect_error_entry_maker(lua: &Lua) -> mlua::Result<Function> {
+    lua.load(DETECT_ERROR_ENTRY)
+        .set_name("=detect_error entry")
+        .call(lua.array_metatable())
+}
+
+/// The arguments the `detect_error` entry takes for `tail`:
+/// the server kind, the exit as a kind number (0 running, 1 exited, 2 signaled) and its value,
+/// and the lines as one sequence filled by a single mlua call.
+pub fn log_tail_args(lua: &Lua, tail: &api::LogTail) -> mlua::Result<(LuaString, i32, i32, Table)> {
+    let (exit_kind, exit_value) = match tail.exit {
+        api::ExitStatus::Running => (0, 0),
+        api::ExitStatus::Exited { code } => (1, code),
+        api::ExitStatus::Signaled { signal } => (2, signal),
     };
-    lua.create_table_from([
-        ("server_kind", Either::Left(tail.server_kind.as_str())),
-        ("lines", Either::Right(lines)),
-        ("exit", Either::Right(exit)),
-    ])
+    let lines = lua.create_sequence_from(tail.lines.iter().map(String::as_str))?;
+    let server_kind = lua.create_string(&tail.server_kind)?;
+    Ok((server_kind, exit_kind, exit_value, lines))
 }
 
 /// The `ModelSource` as the table a Lua `detect_family` receives.
@@ -211,8 +234,12 @@ mod tests {
                     lines,
                     exit,
                 };
-                let table = log_tail_to_lua(&lua, &tail).unwrap();
-                let ours: serde_json::Value = lua.from_value(Value::Table(table)).unwrap();
+                let identity: Function =
+                    lua.load("return function(t) return t end").eval().unwrap();
+                let maker = load_detect_error_entry_maker(&lua).unwrap();
+                let entry: Function = maker.call(identity).unwrap();
+                let table: Value = entry.call(log_tail_args(&lua, &tail).unwrap()).unwrap();
+                let ours: serde_json::Value = lua.from_value(table).unwrap();
                 assert_eq!(ours, serde_form(&lua, &tail));
             }
         }
