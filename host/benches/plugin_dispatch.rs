@@ -15,6 +15,9 @@
 //! - `detect_family`: one call with a repo id and a small `config.json`.
 //! - `lua_plain_string`: for scale, a bare sandboxed Lua state called with one log line as a
 //!   plain string (no records, no registry): one `string.find`, and the parity markers.
+//! - `lua_floor`: the parity fixture's Lua `detect_error` called directly with a prebuilt
+//!   one-line record, without (`bare_*`) and with (`sandboxed_*`) the sandbox costs, next to an
+//!   empty function: what a one-line call costs before the host does anything.
 //! - `load_builtins`: `Registry::load` of every built-in plugin (no user folders), `warm` with a
 //!   pre-populated compiled-component cache, `cold` with a fresh empty cache per load.
 //!
@@ -517,6 +520,69 @@ fn load_builtins(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a one-line `detect_error` costs below the host: the parity fixture's own Lua function
+/// called directly with a log-tail table built once (no conversion, no registry, no answer
+/// reading), in a bare state without the sandbox costs (`bare_*`) and with them (`sandboxed_*`:
+/// the instruction hook and memory limit the host sets), and an empty function taking the same
+/// table (mlua's own call cost).
+fn lua_floor(c: &mut Criterion) {
+    use mlua::{HookTriggers, Lua, LuaSerdeExt, VmState};
+
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lua/parity/init.lua"),
+    )
+    .expect("the Lua parity fixture");
+    let mut group = c.benchmark_group("lua_floor");
+    group.throughput(Throughput::Elements(1));
+    for sandboxed in [false, true] {
+        let lua = Lua::new();
+        lua.globals()
+            .set("host", lua.create_table().expect("a table"))
+            .expect("a host table");
+        if sandboxed {
+            let started = Instant::now();
+            lua.set_hook(
+                HookTriggers::new().every_nth_instruction(1000),
+                move |_lua, _debug| {
+                    if started.elapsed() > Duration::from_secs(3600) {
+                        Err(mlua::Error::runtime("deadline exceeded"))
+                    } else {
+                        Ok(VmState::Continue)
+                    }
+                },
+            )
+            .expect("an instruction hook");
+            lua.set_memory_limit(32 * 1024 * 1024)
+                .expect("a memory limit");
+        }
+        let module: mlua::Table = lua.load(&source).eval().expect("the parity module");
+        let detect_error: mlua::Function = module.get("detect_error").expect("detect_error");
+        let empty: mlua::Function = lua
+            .load("return function(tail) return nil end")
+            .eval()
+            .expect("an empty function");
+        let tail = LogTail {
+            server_kind: "mlx_lm".into(),
+            lines: healthy_lines(1),
+            exit: ExitStatus::Exited { code: 1 },
+        };
+        let record = lua.to_value(&tail).expect("the log-tail record");
+        let answer: mlua::Value = detect_error.call(&record).expect("a parity call");
+        assert!(
+            answer.is_nil(),
+            "the parity function must miss on a healthy line"
+        );
+        let prefix = if sandboxed { "sandboxed" } else { "bare" };
+        group.bench_function(format!("{prefix}_empty"), |b| {
+            b.iter(|| empty.call::<mlua::Value>(black_box(&record)))
+        });
+        group.bench_function(format!("{prefix}_parity_miss"), |b| {
+            b.iter(|| detect_error.call::<mlua::Value>(black_box(&record)))
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -527,6 +593,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = hook_calls, lua_plain_string, load_builtins
+    targets = hook_calls, lua_plain_string, lua_floor, load_builtins
 }
 criterion_main!(benches);
