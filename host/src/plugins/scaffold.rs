@@ -171,7 +171,8 @@ crate-type = ["cdylib", "rlib"]
 {sdk}
 
 [profile.release]
-opt-level = "s"
+# Speed over size: the plugin's own code is a large part of every hook call.
+opt-level = 3
 lto = true
 strip = true
 
