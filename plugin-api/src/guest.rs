@@ -26,6 +26,20 @@
 //! Hooks you do not implement answer "no opinion"; declare the ones you implement in the
 //! manifest's `hooks`, since the host calls only those.
 
+/// The component's allocator (feature `guest`): talc instead of Rust's default dlmalloc. Every
+/// hook call goes through guest allocations: the host asks the guest's `cabi_realloc` for room
+/// for each argument string and list, the plugin allocates the strings of its answer, and all of
+/// them are freed again when the call ends. In `host/benches/plugin_dispatch.rs` a one-line
+/// `detect-error` call that answers took 520 ns with dlmalloc and 485-497 ns with talc. A plugin with its own
+/// `#[global_allocator]` uses the feature `guest-sdk` instead, which leaves this out.
+#[cfg(all(
+    feature = "guest",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({

@@ -6,7 +6,8 @@
 //! - [`manifest`]: the `plugin.toml` schema (unknown fields rejected) and its validation.
 //! - [`version`]: the API level and its compatibility rule.
 //! - [`native`]: the C ABI of trusted native plugins (versioned entry symbol, JSON in/out).
-//! - `guest` (feature `guest`): the Rust SDK for WASM plugins built for `wasm32-wasip2`.
+//! - `guest` (feature `guest`, or `guest-sdk` without its allocator): the Rust SDK for WASM
+//!   plugins built for `wasm32-wasip2`.
 //! - `lua/mlx.d.lua`: LuaLS type stubs, generated from the WIT by `scripts/gen-lua-stubs`.
 
 pub mod hooks;
@@ -15,7 +16,7 @@ pub mod native;
 pub mod types;
 pub mod version;
 
-#[cfg(feature = "guest")]
+#[cfg(feature = "guest-sdk")]
 pub mod guest;
 
 /// The WIT text of `mlx:plugin@1.0.0`, as shipped with this crate.
