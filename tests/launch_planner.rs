@@ -290,7 +290,7 @@ fn detected_cases(registry: &Registry) -> Vec<Case> {
                     config_json,
                 })
                 .map(|answer| {
-                    assert_eq!(answer.plugin, "family-detector");
+                    assert_eq!(&*answer.plugin, "family-detector");
                     answer.value
                 });
             Case {

@@ -91,7 +91,7 @@ fn assert_survives(runtime: &str, trigger: &str, expected_failure: &str) {
         .detect_error(&tail("hello"))
         .expect("the plugin answers again");
     assert_eq!(answer.value.summary, "echo: hello");
-    assert_eq!(answer.plugin, "bad-actor");
+    assert_eq!(&*answer.plugin, "bad-actor");
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn a_failing_plugin_falls_through_to_the_next_one() {
     install_misbehaving(dir.path(), "lua", "low", "priority = 10\n");
     let (registry, _) = registry(dir.path(), settings_with_limit(3));
     // `high` answers first when it can.
-    assert_eq!(registry.detect_error(&tail("ok")).unwrap().plugin, "high");
+    assert_eq!(&*registry.detect_error(&tail("ok")).unwrap().plugin, "high");
     // The WASM plugin traps on "panic"; the Lua one errors too, so nobody answers...
     assert_eq!(registry.detect_error(&tail("panic")), None);
     // ...but an input only the WASM plugin chokes on falls through to the Lua plugin.
@@ -243,7 +243,7 @@ fn a_failing_plugin_falls_through_to_the_next_one() {
     let answer = registry
         .detect_error(&tail("spin"))
         .expect("the lower plugin answers");
-    assert_eq!(answer.plugin, "low");
+    assert_eq!(&*answer.plugin, "low");
     assert_eq!(answer.value.summary, "lua saw spin");
 }
 
@@ -363,7 +363,7 @@ fn broken_manifests_are_listed_with_the_reason_and_do_not_stop_others() {
         PluginState::Failed(reason) => assert!(reason.contains("priorty"), "{reason}"),
         other => panic!("expected failed, got {other:?}"),
     }
-    assert_eq!(registry.detect_error(&tail("x")).unwrap().plugin, "fine");
+    assert_eq!(&*registry.detect_error(&tail("x")).unwrap().plugin, "fine");
 }
 
 #[test]
@@ -436,6 +436,6 @@ fn native_plugins_load_only_when_allowed() {
         })
         .expect("the native plugin answers");
     assert_eq!(answer.value.category, "port_in_use");
-    assert_eq!(answer.plugin, "native-echo");
+    assert_eq!(&*answer.plugin, "native-echo");
     assert_eq!(registry.detect_error(&tail("quiet")), None);
 }

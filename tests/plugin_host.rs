@@ -73,7 +73,7 @@ fn builtins_answer_through_the_registry() {
             ),
         })
         .expect("family-detector answers");
-    assert_eq!(family.plugin, "family-detector");
+    assert_eq!(&*family.plugin, "family-detector");
     assert_eq!(family.value.family, "qwen3");
     assert_eq!(family.value.kind, "lm");
     assert_eq!(family.value.quantization_bits, Some(4));

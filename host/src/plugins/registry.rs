@@ -89,7 +89,8 @@ pub struct PluginInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer<T> {
     pub value: T,
-    pub plugin: String,
+    /// The answering plugin's name, shared with the registry (no copy per answer).
+    pub plugin: Arc<str>,
 }
 
 /// A folded launch plan and the planners that shaped it, in the order they ran.
@@ -183,6 +184,8 @@ struct Health {
 
 struct LoadedPlugin {
     info: PluginInfo,
+    /// `info.name`, handed out with every answer.
+    name: Arc<str>,
     runtime: Mutex<Runtime>,
     health: Mutex<Health>,
     /// A summary of `health` read without its lock on every call: [`HEALTHY`], [`FAILING`]
@@ -310,6 +313,7 @@ impl Registry {
         }
         match load_runtime(&candidate, &mut info, settings, side_effects, wasm) {
             Ok(runtime) => self.loaded.push(LoadedPlugin {
+                name: Arc::from(info.name.as_str()),
                 info,
                 runtime: Mutex::new(runtime),
                 health: Mutex::new(Health::default()),
@@ -371,7 +375,7 @@ impl Registry {
             })??;
             Some(Answer {
                 value: answer,
-                plugin: plugin.info.name.clone(),
+                plugin: plugin.name.clone(),
             })
         })
     }
@@ -390,7 +394,7 @@ impl Registry {
             })??;
             Some(Answer {
                 value: answer,
-                plugin: plugin.info.name.clone(),
+                plugin: plugin.name.clone(),
             })
         })
     }

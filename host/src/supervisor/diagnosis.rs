@@ -74,7 +74,7 @@ pub fn diagnose(
         exit,
     };
     match registry.detect_error(&tail) {
-        Some(answer) => Diagnosed::from_plugin(answer.value, answer.plugin),
+        Some(answer) => Diagnosed::from_plugin(answer.value, answer.plugin.to_string()),
         None => from_exit_status(exit),
     }
 }
