@@ -173,6 +173,20 @@ fn process_exists(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok()
 }
 
+/// Whether `pid` is a live process: an orphan that ended stays a zombie until whoever inherited
+/// it reaps it, and a zombie runs nothing.
+#[cfg(target_os = "linux")]
+fn process_running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
 fn base_url(line: &str) -> String {
     line.split_whitespace()
         .find(|word| word.starts_with("http://"))
@@ -269,6 +283,26 @@ fn a_closed_terminal_stops_the_server_too() {
         ["starting", "ready", "stopped"],
         "{events:?}"
     );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_run_takes_its_server_down() {
+    // Regression: SIGKILL cannot be caught, so a killed `run` never stopped its server, which
+    // runs in a process group of its own and kept its port and memory with nobody to stop it.
+    let mut host = RunningHost::start(&[]);
+    host.wait_for("OpenAI base URL", Duration::from_secs(240));
+    let server_pid = host.server_pid.expect("the server pid was printed");
+    host.child.kill().unwrap();
+    host.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while process_running(server_pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the server (pid {server_pid}) outlived the killed `run` by 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

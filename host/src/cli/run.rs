@@ -28,7 +28,7 @@ use crate::runtimes::{
 use crate::supervisor::diagnosis::Diagnosed;
 use crate::supervisor::launch::{LaunchInput, plan};
 use crate::supervisor::logtail::{DEFAULT_TAIL_LINES, LogTail};
-use crate::supervisor::process::ServerProcess;
+use crate::supervisor::process::{ServerProcess, Tether};
 use crate::supervisor::startup::{
     StartOutcome, Watch, describe_exit, diagnose_off_runtime, wait_until_ready,
 };
@@ -161,7 +161,8 @@ async fn run_async(
         format!("starting {name} with {program} on {host}:{port}"),
         None,
     );
-    let mut process = match ServerProcess::spawn(&launch.spec, &tail) {
+    // SIGKILL cannot be caught: the kernel stops the server if this process dies of it.
+    let mut process = match ServerProcess::spawn(&launch.spec, &tail, Tether::DiesWithStarter) {
         Ok(process) => process,
         Err(error) => {
             let diagnosed = Diagnosed::spawn_failed(&error);

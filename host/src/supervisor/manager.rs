@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::diagnosis::Diagnosed;
 use super::launch::{LaunchInput, plan};
 use super::logtail::{DEFAULT_TAIL_LINES, LogTail};
-use super::process::{ServerProcess, SpawnSpec};
+use super::process::{ServerProcess, SpawnSpec, Tether};
 use super::readiness::probe_health;
 use super::startup::{StartOutcome, Watch, describe_exit, diagnose_off_runtime, wait_until_ready};
 use crate::events::EventBus;
@@ -456,7 +456,7 @@ async fn run_once(
             return RunResult::Failed { restartable: false };
         }
     };
-    let mut process = match ServerProcess::spawn(&prepared.spec, &tail) {
+    let mut process = match ServerProcess::spawn(&prepared.spec, &tail, Tether::Independent) {
         Ok(process) => process,
         Err(error) => {
             let diagnosed = Diagnosed::spawn_failed(&error);

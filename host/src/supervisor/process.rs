@@ -1,6 +1,7 @@
 //! One server process: spawned in its own process group with piped output, both streams read
 //! continuously into a [`LogTail`], and stopped with SIGTERM to the group, a grace period, then
-//! SIGKILL to the group. Nothing here blocks the async runtime.
+//! SIGKILL to the group; on Linux optionally tied to the life of the process that started it
+//! ([`Tether`]). Nothing here blocks the async runtime.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,6 +37,43 @@ pub enum SpawnError {
     },
 }
 
+/// Whether a server may outlive the process that started it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tether {
+    /// It keeps running when its starter dies: the daemon's servers, which the next daemon takes
+    /// over.
+    Independent,
+    /// It gets SIGTERM when its starter dies, even of SIGKILL, which the starter cannot catch to
+    /// stop it (`mlx-host run`). Linux only (`PR_SET_PDEATHSIG`); elsewhere this is
+    /// [`Tether::Independent`]. The kernel ties the signal to the *thread* that spawned the
+    /// server, so spawn from one that lives as long as the process (`run` spawns from the thread
+    /// that drives its runtime with `block_on`).
+    DiesWithStarter,
+}
+
+/// Have the kernel send the child SIGTERM when the spawning thread (see [`Tether`]) dies.
+#[cfg(target_os = "linux")]
+fn die_with_starter(command: &mut Command) {
+    let starter = std::process::id();
+    // SAFETY: between fork and exec the closure makes only async-signal-safe calls (prctl,
+    // getppid) and allocates nothing, not even for its error.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // A starter that died before the prctl would never send the signal.
+            if libc::getppid() as u32 != starter {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_starter(_command: &mut Command) {}
+
 /// A running (or finished) server process and the readers of its output.
 pub struct ServerProcess {
     child: Child,
@@ -46,7 +84,11 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Start `spec` in a new process group, its output going to `tail`.
-    pub fn spawn(spec: &SpawnSpec, tail: &LogTail) -> Result<ServerProcess, SpawnError> {
+    pub fn spawn(
+        spec: &SpawnSpec,
+        tail: &LogTail,
+        tether: Tether,
+    ) -> Result<ServerProcess, SpawnError> {
         let (program, args) = spec.argv.split_first().ok_or(SpawnError::EmptyArgv)?;
         let mut command = Command::new(program);
         command
@@ -59,6 +101,9 @@ impl ServerProcess {
             .kill_on_drop(false);
         if let Some(cwd) = &spec.cwd {
             command.current_dir(cwd);
+        }
+        if tether == Tether::DiesWithStarter {
+            die_with_starter(&mut command);
         }
         let mut child = command.spawn().map_err(|source| SpawnError::Spawn {
             program: program.clone(),
