@@ -73,6 +73,33 @@ impl Daemon {
         self.child = Some(common::spawn_daemon(command, self.home.path()));
     }
 
+    /// A daemon whose output goes to pipes nobody reads any more, as after its terminal closed.
+    fn spawn_with_output_closed(&mut self) {
+        use std::os::unix::process::CommandExt as _;
+
+        let runtime_file = self.home.path().join("state/daemon.json");
+        let _ = std::fs::remove_file(&runtime_file);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mlx-host"))
+            .args(["serve", "--venv"])
+            .arg(common::test_venv())
+            .env("MLX_HOST_HOME", self.home.path())
+            .env("MLX_HOST_STOP_GRACE_MS", "2000")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !runtime_file.exists() {
+            assert!(Instant::now() < deadline, "the daemon did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child = Some(child);
+    }
+
     fn output(&self) -> String {
         std::fs::read_to_string(self.home.path().join("daemon.out")).unwrap_or_default()
     }
@@ -568,6 +595,42 @@ fn keep_servers_leaves_them_running_for_the_next_daemon() {
             .event_kinds("kept")
             .iter()
             .any(|kind| kind == "crashed")
+    );
+}
+
+#[test]
+fn a_closed_terminal_stops_the_daemon_and_its_servers() {
+    // Regression: the daemon stopped its servers on Ctrl-C and SIGTERM but died on the spot of
+    // SIGHUP, which a closing terminal sends, leaving them running; and with its terminal gone,
+    // its next `println!` would have panicked.
+    let mut daemon = Daemon::start();
+    daemon.terminate();
+    daemon.spawn_with_output_closed();
+    daemon.add_fake("hangup", "ok", "on-failure", &[]);
+    assert!(daemon.cli_ok(&["start", "hangup"]).contains("is ready"));
+    let server = daemon.entry("hangup")["pid"].as_i64().unwrap() as i32;
+    let mut child = daemon.child.take().expect("a running daemon");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGHUP).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = killpg(Pid::from_raw(server), Signal::SIGKILL);
+            panic!("the daemon did not exit within 30 s of SIGHUP");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let server_left = alive(server);
+    if server_left {
+        let _ = killpg(Pid::from_raw(server), Signal::SIGKILL);
+    }
+    assert!(status.success(), "the daemon ended with {status:?}");
+    assert!(
+        !server_left,
+        "the server (pid {server}) outlived the daemon's SIGHUP"
     );
 }
 

@@ -23,6 +23,8 @@ use crate::paths::Paths;
 use crate::plugins::fanout::{DEFAULT_QUEUE_CAPACITY, EventFanout};
 use crate::plugins::{Registry, RegistryOptions};
 use crate::store::downloads::KEEP_DOWNLOADS;
+
+use super::shutdown::ShutdownSignals;
 use crate::store::{DownloadOwner, DownloadState};
 use crate::store::{RunEnd, Store, db_path};
 use crate::supervisor::manager::{Context, Supervisor, Timing};
@@ -112,6 +114,9 @@ async fn serve(
     bus: EventBus,
     api_key: Option<String>,
 ) -> anyhow::Result<ExitCode> {
+    // Before any server is started or taken over: from here on a stop signal (including the
+    // SIGHUP of a closed terminal) stops the servers instead of ending the daemon on the spot.
+    let mut signals = ShutdownSignals::listen()?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -158,17 +163,14 @@ async fn serve(
         pulls: pulls.clone(),
     };
     tokio::spawn(sample_usage(supervisor.clone(), usage));
-    println!(
+    say!(
         "mlx-host daemon listening on http://{address} (pid {}); runtime file {}",
         info.pid,
         file.display()
     );
     let stop = async move {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match terminate.as_mut() { Some(signal) => { signal.recv().await; } None => std::future::pending::<()>().await } } => {}
+            _ = signals.recv() => {}
             _ = shutdown.notified() => {}
         }
     };
@@ -178,12 +180,12 @@ async fn serve(
         .context("the control API failed")?;
     pulls.shutdown().await;
     if args.keep_servers {
-        println!("leaving the servers running for the next daemon");
+        say!("leaving the servers running for the next daemon");
     } else {
-        println!("stopping servers");
+        say!("stopping servers");
         supervisor.stop_all().await;
     }
-    println!("daemon stopped");
+    say!("daemon stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -228,7 +230,7 @@ async fn resume_interrupted_pulls(store: &Arc<Store>, pulls: &PullJobs) {
             token: crate::models::search::token(),
         };
         match pulls.start(request, source).await {
-            Ok(_) => println!("resuming the pull of {} left unfinished", download.repo),
+            Ok(_) => say!("resuming the pull of {} left unfinished", download.repo),
             Err(error) => tracing::warn!(repo = %download.repo, %error, "cannot resume the pull"),
         }
     }

@@ -1,6 +1,16 @@
 //! The command line: clap definitions, logging setup, and dispatch to the command handlers.
 //! Errors reach the user as one `error:` line (with its causes) and exit code 1.
 
+/// `println!` for the long-running commands (`run`, `serve`): once their terminal is closed or
+/// nobody reads their pipe, a write fails, and `println!` would panic and end the command before
+/// it has stopped its servers.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod daemon;
 mod diagnose;
 mod models;
@@ -11,6 +21,7 @@ mod run;
 mod run_events;
 mod runtime;
 mod servers;
+mod shutdown;
 
 use std::process::ExitCode;
 

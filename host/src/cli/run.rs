@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 use mlx_host_plugin_api::types::ExitStatus;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::models::demo::ensure_demo_model;
 use crate::models::resolve::{ResolveError, ResolvedModel, resolve};
@@ -34,6 +33,7 @@ use crate::supervisor::startup::{
 };
 
 use super::run_events::RunEvents;
+use super::shutdown::ShutdownSignals;
 
 /// How long a stopping server gets between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -220,16 +220,16 @@ async fn run_async(
         format!("{name} is ready on {base} ({ready_after:.1} s)"),
         None,
     );
-    println!(
+    say!(
         "ready in {ready_after:.1} s: {program} (pid {}) serving {}",
         process.pid(),
         model.server_argument()
     );
-    println!("  OpenAI base URL: {base}");
-    println!(
+    say!("  OpenAI base URL: {base}");
+    say!(
         "  try: curl -s {base}/chat/completions -H 'Content-Type: application/json' -d '{{\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}],\"max_tokens\":32}}'"
     );
-    println!("press Ctrl-C to stop");
+    say!("press Ctrl-C to stop");
     let _ = std::io::stdout().flush();
 
     tokio::select! {
@@ -251,7 +251,7 @@ async fn run_async(
             progress("stopping");
             let status = process.stop(STOP_GRACE).await;
             events.emit("stopped", format!("{name} stopped ({})", describe_exit(status)), None);
-            println!("stopped ({})", describe_exit(status));
+            say!("stopped ({})", describe_exit(status));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -317,50 +317,15 @@ fn pick_port(host: &str, requested: Option<u16>) -> anyhow::Result<u16> {
     }
 }
 
-/// Ctrl-C, SIGTERM and SIGHUP (the terminal was closed): each stops the server gracefully. The
-/// server runs in a process group of its own, so without this a closed terminal would end `run`
-/// and leave the server running with nobody to stop it.
-///
-/// The listeners are made once, before the server starts, and kept until `run` ends: a tokio
-/// listener only sees signals that arrive after it exists, and the OS handler stays installed
-/// once made, so a new listener per phase would swallow a signal sent between two phases.
-struct ShutdownSignals {
-    interrupt: Signal,
-    terminate: Signal,
-    hangup: Signal,
-}
-
-impl ShutdownSignals {
-    fn listen() -> anyhow::Result<ShutdownSignals> {
-        let listen =
-            |kind: SignalKind| signal(kind).context("cannot listen for Ctrl-C, SIGTERM and SIGHUP");
-        Ok(ShutdownSignals {
-            interrupt: listen(SignalKind::interrupt())?,
-            terminate: listen(SignalKind::terminate())?,
-            hangup: listen(SignalKind::hangup())?,
-        })
-    }
-
-    /// Wait for the next of the three.
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-            _ = self.hangup.recv() => {}
-        }
-    }
-}
-
 fn progress(message: &str) {
-    println!("· {message}");
-    let _ = std::io::stdout().flush();
+    say!("· {message}");
 }
 
 fn print_failure(what: &str, diagnosed: &Diagnosed, log_file: &std::path::Path) {
-    println!("failed: {what}");
-    println!("  {}: {}", diagnosed.category, diagnosed.summary);
+    say!("failed: {what}");
+    say!("  {}: {}", diagnosed.category, diagnosed.summary);
     if !diagnosed.hint.is_empty() {
-        println!("  hint: {}", diagnosed.hint);
+        say!("  hint: {}", diagnosed.hint);
     }
-    println!("  log: {}", log_file.display());
+    say!("  log: {}", log_file.display());
 }
