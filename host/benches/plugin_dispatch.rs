@@ -375,16 +375,16 @@ fn hook_calls(c: &mut Criterion) {
 /// one log line. `one_find` is one `string.find` (the shape of the call the issue's ≤ 200 ns
 /// Lua target came from); `markers` is the parity plugin's search (three `string.find`s) on
 /// the same line, answering the category string or `nil`.
-fn lua_plain_string(c: &mut Criterion) {
-    use mlua::{HookTriggers, Lua, VmState};
+/// What the host's Lua sandbox costs a call: an instruction-count hook every 1000 instructions
+/// that checks a (far) deadline, and a 32 MiB memory limit.
+fn add_sandbox_costs(lua: &mlua::Lua) {
+    use mlua::{HookTriggers, VmState};
 
-    let lua = Lua::new();
     let started = Instant::now();
-    let deadline = Duration::from_secs(3600);
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(1000),
         move |_lua, _debug| {
-            if started.elapsed() > deadline {
+            if started.elapsed() > Duration::from_secs(3600) {
                 Err(mlua::Error::runtime("deadline exceeded"))
             } else {
                 Ok(VmState::Continue)
@@ -394,6 +394,11 @@ fn lua_plain_string(c: &mut Criterion) {
     .expect("an instruction hook");
     lua.set_memory_limit(32 * 1024 * 1024)
         .expect("a memory limit");
+}
+
+fn lua_plain_string(c: &mut Criterion) {
+    let lua = mlua::Lua::new();
+    add_sandbox_costs(&lua);
     let module: mlua::Table = lua
         .load(
             r#"
@@ -526,7 +531,7 @@ fn load_builtins(c: &mut Criterion) {
 /// the instruction hook and memory limit the host sets), and an empty function taking the same
 /// table (mlua's own call cost).
 fn lua_floor(c: &mut Criterion) {
-    use mlua::{HookTriggers, Lua, LuaSerdeExt, VmState};
+    use mlua::{Lua, LuaSerdeExt};
 
     let source = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lua/parity/init.lua"),
@@ -540,20 +545,7 @@ fn lua_floor(c: &mut Criterion) {
             .set("host", lua.create_table().expect("a table"))
             .expect("a host table");
         if sandboxed {
-            let started = Instant::now();
-            lua.set_hook(
-                HookTriggers::new().every_nth_instruction(1000),
-                move |_lua, _debug| {
-                    if started.elapsed() > Duration::from_secs(3600) {
-                        Err(mlua::Error::runtime("deadline exceeded"))
-                    } else {
-                        Ok(VmState::Continue)
-                    }
-                },
-            )
-            .expect("an instruction hook");
-            lua.set_memory_limit(32 * 1024 * 1024)
-                .expect("a memory limit");
+            add_sandbox_costs(&lua);
         }
         let module: mlua::Table = lua.load(&source).eval().expect("the parity module");
         let detect_error: mlua::Function = module.get("detect_error").expect("detect_error");
