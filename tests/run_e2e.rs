@@ -174,17 +174,9 @@ fn process_exists(pid: i32) -> bool {
 }
 
 /// Whether `pid` is a live process: an orphan that ended stays a zombie until whoever inherited
-/// it reaps it, and a zombie runs nothing.
-#[cfg(target_os = "linux")]
+/// it reaps it, and `process_start_time` has no start time for a zombie.
 fn process_running(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
+    mlx_host::metrics::process_start_time(pid as u32).is_some()
 }
 
 fn base_url(line: &str) -> String {

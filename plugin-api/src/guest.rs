@@ -30,8 +30,8 @@
 /// hook call goes through guest allocations: the host asks the guest's `cabi_realloc` for room
 /// for each argument string and list, the plugin allocates the strings of its answer, and all of
 /// them are freed again when the call ends. In `host/benches/plugin_dispatch.rs` a one-line
-/// `detect-error` call that answers took 520 ns with dlmalloc and 485-497 ns with talc. A plugin with its own
-/// `#[global_allocator]` uses the feature `guest-sdk` instead, which leaves this out.
+/// `detect-error` call that answers took 520 ns with dlmalloc and 485-497 ns with talc. A plugin
+/// with its own `#[global_allocator]` uses the feature `guest-sdk` instead, which leaves this out.
 #[cfg(all(
     feature = "guest",
     target_family = "wasm",

@@ -23,11 +23,11 @@ use crate::paths::Paths;
 use crate::plugins::fanout::{DEFAULT_QUEUE_CAPACITY, EventFanout};
 use crate::plugins::{Registry, RegistryOptions};
 use crate::store::downloads::KEEP_DOWNLOADS;
-
-use super::shutdown::ShutdownSignals;
 use crate::store::{DownloadOwner, DownloadState};
 use crate::store::{RunEnd, Store, db_path};
 use crate::supervisor::manager::{Context, Supervisor, Timing};
+
+use super::shutdown::ShutdownSignals;
 
 /// Environment variable holding the API key that allows a non-loopback bind.
 pub const API_KEY_ENV: &str = "MLX_HOST_API_KEY";

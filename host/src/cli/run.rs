@@ -230,7 +230,6 @@ async fn run_async(
         "  try: curl -s {base}/chat/completions -H 'Content-Type: application/json' -d '{{\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}],\"max_tokens\":32}}'"
     );
     say!("press Ctrl-C to stop");
-    let _ = std::io::stdout().flush();
 
     tokio::select! {
         status = process.wait() => {

@@ -2,7 +2,8 @@
 //!
 //! Sandbox: only the `string`, `table`, `math`, `utf8` and `coroutine` libraries (no `io`, `os`,
 //! `package`, `debug`); `dofile`, `loadfile` and `string.dump` removed, `load` restricted to
-//! text chunks and `__gc` finalizers refused by `setmetatable`; a memory limit; and a per-call deadline checked by an instruction-count hook.
+//! text chunks and `__gc` finalizers refused by `setmetatable`; a memory limit; and a per-call
+//! deadline checked by an instruction-count hook.
 //! After a timeout or an out-of-memory error the state is rebuilt from source before the next
 //! call. Values cross as the serde forms of the plugin-api types (tables with snake_case
 //! fields, `nil` for absent optional fields); the records of `detect-error` and the input of

@@ -2,11 +2,12 @@
 //!
 //! `detect-error` (and `detect-family`'s small input) run often enough that going through
 //! mlua's serde support showed up as most of a call's cost: the serde path takes mlua's lock and
-//! a registry slot for every value. These functions build and read the tables directly and give
-//! the same shapes as the serde forms the other hooks still use: snake_case fields, absent
-//! optional fields left `nil`, `exit` as `{ kind = "exited", code = 1 }`, lists as sequences
-//! carrying mlua's array metatable. Reading a diagnosis is as strict as the serde form: unknown
-//! fields, missing fields and wrong types are refused.
+//! a registry slot for every value. These functions build and read the tables directly (the
+//! `log-tail` record through a small Lua entry function) and give the same shapes as the serde
+//! forms the other hooks still use: snake_case fields, absent optional fields left `nil`, `exit`
+//! as `{ kind = "exited", code = 1 }`, lists as sequences carrying mlua's array metatable.
+//! Reading a diagnosis is as strict as the serde form: unknown fields, missing fields and wrong
+//! types are refused.
 
 use mlua::{Function, Lua, LuaSerdeExt, LuaString, Table, Value};
 use mlx_host_plugin_api::types as api;
@@ -45,10 +46,11 @@ pub enum RecordError {
 
 /// Makes the Lua function through which the host calls a plugin's `detect_error`. That function
 /// builds the `log-tail` record inside the VM from the values [`log_tail_args`] gives and
-/// tail-calls the plugin with it: constructing the two small tables in Lua costs a fraction of creating them
-/// one mlua call at a time, and every argument crosses as a reference or an integer, so pushing
-/// them needs no protected call while the plugin's memory limit is set. It is loaded before the
-/// sandbox prelude and keeps the real `setmetatable` as an upvalue no plugin can reach.
+/// tail-calls the plugin with it: constructing the two small tables in Lua costs a fraction of
+/// creating them one mlua call at a time, and every argument crosses as a reference or an
+/// integer, so pushing them needs no protected call while the plugin's memory limit is set. It is
+/// loaded before the sandbox prelude and keeps the real `setmetatable` as an upvalue no plugin
+/// can reach.
 const DETECT_ERROR_ENTRY: &str = r#"
 local setmetatable, array_metatable = setmetatable, ...
 return function(detect_error)
@@ -223,6 +225,9 @@ mod tests {
     #[test]
     fn log_tails_have_the_serde_shape() {
         let lua = Lua::new();
+        let identity: Function = lua.load("return function(t) return t end").eval().unwrap();
+        let maker = load_detect_error_entry_maker(&lua).unwrap();
+        let entry: Function = maker.call(identity).unwrap();
         for exit in [
             api::ExitStatus::Running,
             api::ExitStatus::Exited { code: 1 },
@@ -234,10 +239,6 @@ mod tests {
                     lines,
                     exit,
                 };
-                let identity: Function =
-                    lua.load("return function(t) return t end").eval().unwrap();
-                let maker = load_detect_error_entry_maker(&lua).unwrap();
-                let entry: Function = maker.call(identity).unwrap();
                 let table: Value = entry.call(log_tail_args(&lua, &tail).unwrap()).unwrap();
                 let ours: serde_json::Value = lua.from_value(table).unwrap();
                 assert_eq!(ours, serde_form(&lua, &tail));
